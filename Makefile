@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+DEV_ENV := DEBUG=true LOG_FORMAT=text
+
+.PHONY: run test test-integration test-reliability test-fuzz lint format
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(INSTALLED)
+
+## run: install, migrate the SQLite default, seed demo data, serve on http://127.0.0.1:8000
+run: $(INSTALLED)
+	$(DEV_ENV) $(PYTHON) manage.py migrate --no-input
+	$(DEV_ENV) $(PYTHON) manage.py seed_demo
+	$(DEV_ENV) $(PYTHON) manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite (SQLite by default; PostgreSQL when DATABASE_URL points at it)
+test: $(INSTALLED)
+	$(PYTHON) -m pytest
+
+## test-integration: the app on PostgreSQL (DATABASE_URL) through a real LiteLLM proxy built from
+## deploy/litellm/config.yaml, on fake providers; installs litellm[proxy] into ~/.cache/keybuzz once
+test-integration: $(INSTALLED)
+	KEYBUZZ_INTEGRATION=1 $(PYTHON) -m pytest tests/integration
+
+## test-reliability: faults on PostgreSQL (DATABASE_URL), the app under gunicorn: LiteLLM failing
+## every way, a worker killed mid-call, a throwaway PostgreSQL cluster restarted mid-burst
+test-reliability: $(INSTALLED)
+	KEYBUZZ_RELIABILITY=1 $(PYTHON) -m pytest tests/reliability
+
+## test-fuzz: schemathesis against /api/schema/ (every operation, fixed seed), on PostgreSQL
+test-fuzz: $(INSTALLED)
+	KEYBUZZ_FUZZ=1 $(PYTHON) -m pytest tests/fuzz
+
+## lint: ruff, formatting and migrations in step with the models
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_READ_DOT_ENV_FILE=false $(PYTHON) manage.py makemigrations --check --dry-run
+
+format: $(INSTALLED)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .

@@ -1,0 +1,199 @@
+"""The hard daily budget cap (CONTRACT §5): reserve the worst case, settle to the actual cost.
+
+A request is admitted only if spent + reserved + its worst-case cost ≤ the day's budget, checked
+and held by one conditional statement on the tenant-day's counter row (BudgetCounter), so
+concurrent requests in any number of processes cannot overspend. The counters make the check
+O(1): no SUM over ai_usage on the request path.
+"""
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from keybuzz.tenants.models import Tenant
+from usage.models import AIUsage
+from usage.services import UsageEntry, usage_id_new, usage_record
+
+from .exceptions import BudgetExceeded
+from .models import BudgetCounter, ModelPrice, Reservation
+from .pricing import cost_usd, from_micros, to_micros
+
+logger = logging.getLogger(__name__)
+
+# Byte-level BPE tokenizers (OpenAI's, Anthropic's) never emit more tokens than UTF-8 bytes,
+# so bytes bound a text's tokens. The allowances bound what the chat format adds around them.
+TOKENS_PER_MESSAGE_ALLOWANCE = 16  # role markers and separators
+TOKENS_PER_REQUEST_ALLOWANCE = 256  # priming, provider-side framing such as JSON mode
+MINIMAL_CONVERSATION = [{"role": "user", "content": "x"}]  # "allowed" = this would be admitted
+
+
+def prompt_tokens_upper_bound(messages: list[dict[str, str]]) -> int:
+    return TOKENS_PER_REQUEST_ALLOWANCE + sum(
+        len(message["content"].encode()) + TOKENS_PER_MESSAGE_ALLOWANCE for message in messages
+    )
+
+
+def worst_case_cost(*, price: ModelPrice, messages: list[dict[str, str]]) -> Decimal:
+    """An upper bound of what sending `messages` (system prompt included) can cost."""
+    return cost_usd(
+        price=price,
+        prompt_tokens=prompt_tokens_upper_bound(messages),
+        completion_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
+    )
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """A tenant-day's budget as the API shows it."""
+
+    daily_micros: int
+    spent_micros: int
+    reserved_micros: int
+
+    def admits(self, amount_micros: int) -> bool:
+        return self.spent_micros + self.reserved_micros + amount_micros <= self.daily_micros
+
+    def as_json(self, *, allowed: bool) -> dict:
+        daily, spent = from_micros(self.daily_micros), from_micros(self.spent_micros)
+        return {
+            "dailyBudget": daily,
+            "used": spent,
+            "reserved": from_micros(self.reserved_micros),
+            "remaining": max(Decimal(0), daily - spent),
+            "allowed": allowed,
+        }
+
+
+def budget_state(*, tenant: Tenant, day: date) -> BudgetState:
+    counter = (
+        BudgetCounter.objects.filter(tenant=tenant, day=day)
+        .values_list("spent_micros", "reserved_micros")
+        .first()
+    )
+    spent, reserved = counter or (0, 0)
+    return BudgetState(to_micros(tenant.daily_budget), spent, reserved)
+
+
+def budget_reserve(
+    *, tenant: Tenant, worst_case: Decimal, admitted_at: datetime, call: UsageEntry
+) -> Reservation:
+    """Hold `worst_case` against the tenant's day, or raise BudgetExceeded.
+
+    `call` describes the request (feature, provider, model, user, request id) so that the
+    reservation can become its usage row even if this process dies before settling it.
+    """
+    day = tenant.local_day(admitted_at)
+    amount, daily = to_micros(worst_case), to_micros(tenant.daily_budget)
+    reservation = Reservation(
+        id=usage_id_new(),
+        tenant=tenant,
+        day=day,
+        amount_micros=amount,
+        created_at=admitted_at,
+        expires_at=admitted_at + timedelta(seconds=settings.KEYBUZZ["AI_RESERVATION_TTL_SECONDS"]),
+        request_id=call.request_id or "",
+        user_id=call.user_id or "",
+        feature=call.feature,
+        provider=call.provider,
+        model=call.model,
+    )
+    if _hold(reservation, daily=daily):
+        return reservation
+    state = budget_state_fresh(tenant=tenant, day=day)
+    raise BudgetExceeded(plan=tenant.plan_id, budget=state.as_json(allowed=False))
+
+
+def budget_state_fresh(*, tenant: Tenant, day: date) -> BudgetState:
+    """The day's budget for the API, after closing abandoned reservations found holding it.
+
+    Closing charges their worst case, so it frees no admission room; it makes their rows
+    appear and the day's `used` true. Only looked for when something is reserved.
+    """
+    state = budget_state(tenant=tenant, day=day)
+    if state.reserved_micros and budget_close_abandoned(tenant=tenant):
+        state = budget_state(tenant=tenant, day=day)
+    return state
+
+
+def _hold(reservation: Reservation, *, daily: int) -> bool:
+    with transaction.atomic():
+        held = BudgetCounter.objects.reserve_within(
+            tenant_id=reservation.tenant_id,
+            day=reservation.day,
+            amount=reservation.amount_micros,
+            budget=daily,
+        )
+        if held:
+            reservation.save(force_insert=True)
+    return held
+
+
+def budget_settle(*, reservation: Reservation, outcome: UsageEntry) -> AIUsage | None:
+    """Close the reservation and write the call's one usage row, in one transaction.
+
+    A failed call settles at cost 0, which releases its hold. The row keeps the reservation's
+    admission time and day, and never costs more than the reservation held, so the cap holds
+    even if an upstream reports more tokens than the bound. Returns None when the reservation
+    was already closed as abandoned: that row stands for the call.
+    """
+    held = from_micros(reservation.amount_micros)
+    if outcome.cost_usd > held:
+        logger.warning(
+            "Request %s cost %s, above its worst case %s: recorded at the worst case.",
+            reservation.request_id,
+            outcome.cost_usd,
+            held,
+        )
+    outcome = replace(
+        outcome,
+        created_at=reservation.created_at,
+        day=reservation.day,
+        cost_usd=min(outcome.cost_usd, held),
+    )
+    with transaction.atomic():
+        deleted, _ = Reservation.objects.filter(pk=reservation.pk).delete()
+        if not deleted:
+            logger.warning(
+                "Request %s settled after it was closed as abandoned.", outcome.request_id
+            )
+            return None
+        BudgetCounter.objects.release(
+            tenant_id=reservation.tenant_id, day=reservation.day, amount=reservation.amount_micros
+        )
+        return usage_record(entry=outcome)
+
+
+def budget_close_abandoned(*, tenant: Tenant | None = None, limit: int = 1000) -> int:
+    """Close reservations past their TTL as `error`/`abandoned` rows at their worst-case cost.
+
+    Their process died or could not commit its settle; what they held is charged (the call may
+    have been paid upstream) and stops holding budget. Returns how many were closed.
+    """
+    expired = Reservation.objects.filter(expires_at__lt=timezone.now()).select_related("tenant")
+    if tenant is not None:
+        expired = expired.filter(tenant=tenant)
+    closed = 0
+    for reservation in expired.order_by("expires_at")[:limit]:
+        row = budget_settle(
+            reservation=reservation,
+            outcome=UsageEntry(
+                tenant=reservation.tenant,
+                feature=reservation.feature,
+                provider=reservation.provider,
+                model=reservation.model,
+                status=AIUsage.Status.ERROR,
+                error_code="abandoned",
+                cost_usd=from_micros(reservation.amount_micros),
+                user_id=reservation.user_id or None,
+                request_id=reservation.request_id or None,
+            ),
+        )
+        closed += row is not None
+    if closed:
+        logger.warning("Closed %d abandoned reservation(s).", closed)
+    return closed

@@ -1,0 +1,112 @@
+"""The AI pipeline's errors, raised anywhere and rendered by keybuzz.errors (CONTRACT §4)."""
+
+from keybuzz.errors import ApiError, RateLimited
+
+
+class Refusal(ApiError):
+    """A guardrail refused the request before any upstream call; `reason` is what the blocked
+    ai_usage row records as its error_code."""
+
+    reason = "refused"
+
+
+class AIDisabled(Refusal):
+    """A kill switch is on; `reason` names which one."""
+
+    code = "ai_disabled"
+
+    def __init__(self, *, reason: str, status_code: int, message: str):
+        super().__init__(message, extra={"reason": reason})
+        self.reason = reason
+        self.status_code = status_code
+
+
+class GlobalKillSwitchOn(AIDisabled):
+    def __init__(self):
+        super().__init__(
+            reason="global_kill_switch",
+            status_code=503,
+            message="AI suggestions are temporarily disabled for everyone.",
+        )
+
+
+class TenantKillSwitchOn(AIDisabled):
+    def __init__(self):
+        super().__init__(
+            reason="tenant_kill_switch",
+            status_code=403,
+            message="AI suggestions are disabled for this tenant.",
+        )
+
+
+class BudgetExceeded(Refusal):
+    status_code = 402
+    code = reason = "budget_exceeded"
+    message = "The tenant's daily AI budget would be exceeded by this request."
+
+    def __init__(self, *, plan: str, budget: dict):
+        super().__init__(extra={"upgradeRequired": True, "plan": plan, "budget": budget})
+
+
+class TenantRateLimited(Refusal, RateLimited):
+    """The tenant made more requests than its plan allows per minute (ai/rate_limit.py)."""
+
+    status_code = 429
+    code = reason = "rate_limited"
+    message = "Too many requests for this tenant: retry after the delay in Retry-After."
+
+    def __init__(self, *, retry_after: int):
+        super().__init__(headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyMismatch(ApiError):
+    """The Idempotency-Key was already used by this tenant for a different request body."""
+
+    status_code = 422
+    code = "idempotency_key_mismatch"
+    message = "This Idempotency-Key was already used with a different request body."
+
+
+class IdempotencyInProgress(ApiError):
+    """The first request with this Idempotency-Key is still running: retry to get its answer."""
+
+    status_code = 409
+    code = "idempotency_in_progress"
+    message = "A request with this Idempotency-Key is still in progress; retry shortly."
+
+    def __init__(self, *, retry_after: int = 1):
+        super().__init__(headers={"Retry-After": str(retry_after)})
+
+
+class UpstreamError(ApiError):
+    """LiteLLM could not give a usable answer; `error_code` is the contract's errorCode."""
+
+    status_code = 502
+    code = "error"
+    error_code = "upstream_error"
+    message = "The AI provider returned an error."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, extra={"errorCode": self.error_code})
+
+
+class UpstreamUnavailable(UpstreamError):
+    error_code = "upstream_unavailable"
+    message = "The AI provider could not be reached."
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+    error_code = "upstream_timeout"
+    message = "The AI provider did not answer in time."
+
+
+class UpstreamRateLimited(UpstreamError):
+    error_code = "upstream_rate_limited"
+    message = "The AI provider is rate limiting requests."
+
+
+class UpstreamBadResponse(UpstreamError):
+    error_code = "upstream_bad_response"
+    message = "The AI provider's answer could not be read."

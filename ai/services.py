@@ -1,0 +1,140 @@
+"""The assist pipeline: guardrails → LiteLLM (or fallback) → accounting, one usage row each."""
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from keybuzz.metrics import upstream_call_timed
+from keybuzz.tenants.models import Tenant, User
+from usage.models import AIUsage
+from usage.services import UsageEntry, usage_record
+
+from .budget import (
+    MINIMAL_CONVERSATION,
+    budget_settle,
+    budget_state_fresh,
+    worst_case_cost,
+)
+from .client import Completion, litellm_complete
+from .exceptions import Refusal, UpstreamError
+from .fallback import fallback_completion
+from .guardrails import guardrails_admit, kill_switches_read
+from .pricing import cost_usd, from_micros, to_micros
+from .prompts import upstream_messages
+
+Status = AIUsage.Status
+
+
+def fallback_mode() -> bool:
+    """Without a LiteLLM master key nothing is sent upstream (the seed's rollback switch)."""
+    return not settings.KEYBUZZ["LITELLM_MASTER_KEY"]
+
+
+def _provider() -> str:
+    return AIUsage.Provider.FALLBACK if fallback_mode() else AIUsage.Provider.LITELLM
+
+
+@dataclass(frozen=True)
+class AssistResult:
+    completion: Completion
+    provider: str
+    model: str
+    cost_usd: Decimal
+    request_id: str
+
+    @property
+    def tokens(self) -> int:
+        return self.completion.prompt_tokens + self.completion.completion_tokens
+
+
+def assist_suggest(
+    *, tenant: Tenant, user: User, conversation: list[dict[str, str]], feature: str, request_id: str
+) -> AssistResult:
+    """Suggest replies for a conversation, within the tenant's guardrails and budget.
+
+    Every call past the tenant check writes exactly one ai_usage row: blocked, error or success.
+    """
+    price = tenant.plan.model
+    messages = upstream_messages(conversation)
+    call = UsageEntry(
+        tenant=tenant,
+        feature=feature,
+        provider=_provider(),
+        model=price.alias,
+        status=Status.SUCCESS,
+        user_id=str(user.pk),
+        request_id=request_id,
+    )
+    admitted_at = timezone.now()
+    try:
+        reservation = guardrails_admit(
+            tenant=tenant,
+            worst_case=worst_case_cost(price=price, messages=messages),
+            admitted_at=admitted_at,
+            call=call,
+        )
+    except Refusal as refusal:
+        usage_record(
+            entry=replace(
+                call, status=Status.BLOCKED, error_code=refusal.reason, created_at=admitted_at
+            )
+        )
+        raise
+    try:
+        if fallback_mode():
+            completion = fallback_completion(
+                conversation=conversation, tenant_language=tenant.language
+            )
+        else:
+            with upstream_call_timed(model=price.alias):
+                completion = litellm_complete(
+                    model=price.alias, messages=messages, tenant_id=tenant.id, request_id=request_id
+                )
+    except Exception as error:
+        # Release the hold now rather than at the TTL, whatever went wrong.
+        error_code = error.error_code if isinstance(error, UpstreamError) else "internal_error"
+        budget_settle(
+            reservation=reservation,
+            outcome=replace(call, status=Status.ERROR, error_code=error_code),
+        )
+        raise
+    cost = cost_usd(
+        price=price,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+    )
+    row = budget_settle(
+        reservation=reservation,
+        outcome=replace(
+            call,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cost_usd=cost,
+        ),
+    )
+    charged = row.cost_usd_est if row else from_micros(reservation.amount_micros)
+    return AssistResult(completion, call.provider, call.model, charged, request_id)
+
+
+def assist_status(*, tenant: Tenant) -> dict:
+    """Whether the tenant can get suggestions now, and its budget today (CONTRACT §4)."""
+    price = tenant.plan.model
+    switches = kill_switches_read(tenant=tenant)
+    minimal = to_micros(
+        worst_case_cost(price=price, messages=upstream_messages(MINIMAL_CONVERSATION))
+    )
+    state = budget_state_fresh(tenant=tenant, day=tenant.local_day())
+    allowed = state.admits(minimal)
+    status = {
+        "available": allowed and switches.reason is None,
+        "provider": _provider(),
+        "plan": tenant.plan_id,
+        "model": price.alias,
+        "budget": state.as_json(allowed=allowed),
+    }
+    reason = switches.reason or (None if allowed else "budget_exceeded")
+    if reason:
+        status["reason"] = reason
+    return status

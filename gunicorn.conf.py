@@ -1,0 +1,52 @@
+"""gunicorn's settings, read from the environment (README: configuration).
+
+gunicorn loads ./gunicorn.conf.py by itself; command-line flags (e.g. -w 4) still win.
+"""
+
+import glob
+import os
+import shutil
+import tempfile
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+accesslog = "-"
+
+# A worker must outlive the longest upstream call it can make, or gunicorn kills it mid-call
+# and the reservation is only closed later as abandoned.
+_litellm_timeout = float(os.environ.get("LITELLM_TIMEOUT_SECONDS", "30"))
+if timeout <= _litellm_timeout + 15:
+    raise SystemExit(
+        f"GUNICORN_TIMEOUT ({timeout}) must exceed LITELLM_TIMEOUT_SECONDS + 15 "
+        f"({_litellm_timeout + 15:g})."
+    )
+
+
+# /metrics adds up every worker (CONTRACT §7): prometheus-client's multiprocess mode, where each
+# worker writes its values to files in PROMETHEUS_MULTIPROC_DIR and a scrape reads them all. The
+# variable must be in the environment before a worker imports prometheus-client, so the master
+# sets it before it forks any (the app is not preloaded; nothing here imports prometheus-client
+# at load time). The directory starts empty at every master start, or the totals of a previous
+# run would be added in; counters then restart from 0, which Prometheus handles as a reset.
+def on_starting(server):
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:  # the operator's (e.g. a tmpfs volume): create it, drop the last run's files
+        os.makedirs(given, exist_ok=True)
+        for stale in glob.glob(os.path.join(given, "*.db")):
+            os.remove(stale)
+        return
+    server.metrics_dir_created = tempfile.mkdtemp(prefix="keybuzz-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.metrics_dir_created
+
+
+def child_exit(server, worker):
+    # A dead worker's counters stay in the totals; only "live" gauges (none yet) are dropped.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    created = getattr(server, "metrics_dir_created", None)
+    if created:
+        shutil.rmtree(created, ignore_errors=True)

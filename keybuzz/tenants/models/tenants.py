@@ -1,0 +1,141 @@
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.timezone import now
+
+money_validators = [MinValueValidator(Decimal("0"))]
+
+
+def validate_timezone(name: str) -> None:
+    if not name:
+        return
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            f"'{name}' is not an IANA timezone name (e.g. Europe/Paris)."
+        ) from exc
+
+
+class Plan(models.Model):
+    """A subscription plan: which model a tenant's calls use and how much it may spend a day."""
+
+    code = models.CharField(max_length=32, primary_key=True)
+    name = models.CharField(max_length=100)
+    daily_budget_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, validators=money_validators
+    )
+    model = models.ForeignKey(
+        "ai.ModelPrice",
+        on_delete=models.PROTECT,
+        db_column="model",
+        related_name="plans",
+        help_text="The LiteLLM model alias this plan's calls use.",
+    )
+    fallback_model = models.CharField(
+        max_length=100, blank=True, help_text="Label of the fallback configured in LiteLLM."
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(60_000)],
+        help_text="Assist requests a tenant may make per minute (a burst of this many, then "
+        "one every 60/N seconds).",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(requests_per_minute__gte=1),
+                name="plan_requests_per_minute_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tenant(models.Model):
+    """A customer account (an e-commerce seller) whose users ask for AI suggestions."""
+
+    class Language(models.TextChoices):
+        EN = "en", "English"
+        FR = "fr", "Français"
+
+    id = models.CharField(
+        max_length=64,
+        primary_key=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9._-]{0,63}$",
+                "Use lower-case letters, digits, '.', '_' or '-' (e.g. ecomlg-001).",
+            )
+        ],
+    )
+    name = models.CharField(max_length=200)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="tenants")
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="IANA name; its days bound the daily budget. Empty: AI_BUDGET_TIMEZONE.",
+    )
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.EN)
+    is_active = models.BooleanField(default=True)
+    daily_budget_override = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=money_validators,
+        help_text="Replaces the plan's daily budget for this tenant when set.",
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    @property
+    def daily_budget(self) -> Decimal:
+        if self.daily_budget_override is not None:
+            return self.daily_budget_override
+        return self.plan.daily_budget_usd
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone or settings.KEYBUZZ["AI_BUDGET_TIMEZONE"])
+
+    def local_day(self, moment: datetime | None = None) -> date:
+        """The tenant's calendar day at `moment` (now by default): the budget's day."""
+        return (moment or now()).astimezone(self.zone).date()
+
+
+class Membership(models.Model):
+    """A user's place in a tenant. Roles share API rights; they differ for alerts and members."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        AGENT = "agent", "Agent"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.tenant_id} ({self.role})"

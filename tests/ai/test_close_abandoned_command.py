@@ -1,0 +1,41 @@
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from ai.budget import budget_reserve
+from ai.models import Reservation
+from usage.models import AIUsage
+from usage.services import UsageEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _reserve(tenant, *, age: timedelta) -> None:
+    call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
+                      status="success")  # fmt: skip
+    budget_reserve(
+        tenant=tenant, worst_case=Decimal("0.01"), admitted_at=timezone.now() - age, call=call
+    )
+
+
+def test_the_command_closes_expired_reservations_only(tenant):
+    # given one reservation past its TTL and one still in flight
+    _reserve(tenant, age=timedelta(hours=1))
+    _reserve(tenant, age=timedelta(seconds=0))
+    out = StringIO()
+    # when the command runs once
+    call_command("close_abandoned_reservations", stdout=out)
+    # then the expired one is an abandoned row and the live one still holds
+    assert out.getvalue().strip() == "Closed 1 abandoned reservation(s)."
+    assert AIUsage.objects.get().error_code == "abandoned"
+    assert Reservation.objects.count() == 1
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "soon", "inf"])
+def test_the_command_refuses_a_bad_interval(interval):
+    with pytest.raises(CommandError, match="--interval"):
+        call_command("close_abandoned_reservations", "--loop", "--interval", interval)

@@ -1,0 +1,83 @@
+"""Configuration errors stop the process at start-up with a clear message."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _python(*args: str, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "keybuzz.settings",
+            "DJANGO_READ_DOT_ENV_FILE": "false",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _load_settings(**env) -> subprocess.CompletedProcess:
+    return _python("-c", "import keybuzz.settings", **env)
+
+
+def test_the_web_application_refuses_to_start_without_secret_key_when_debug_is_off():
+    result = _python("-c", "import keybuzz.wsgi", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is false" in result.stderr
+
+
+def test_the_web_application_starts_with_a_secret_key():
+    assert _python("-c", "import keybuzz.wsgi", DEBUG="false", SECRET_KEY="x" * 50).returncode == 0
+
+
+def test_debug_serves_without_a_secret_key():
+    assert _python("-c", "import keybuzz.wsgi", DEBUG="true").returncode == 0
+
+
+def test_commands_that_sign_nothing_run_without_secret_key():
+    result = _python("manage.py", "makemigrations", "--check", "--dry-run", DEBUG="false")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_reservation_ttl_not_above_the_timeout_is_refused():
+    result = _load_settings(
+        DEBUG="true", LITELLM_TIMEOUT_SECONDS="30", AI_RESERVATION_TTL_SECONDS="30"
+    )
+    assert "AI_RESERVATION_TTL_SECONDS must exceed" in result.stderr
+
+
+def test_an_unknown_budget_timezone_is_refused():
+    result = _load_settings(DEBUG="true", AI_BUDGET_TIMEZONE="Mars/Olympus")
+    assert "AI_BUDGET_TIMEZONE must be an IANA timezone" in result.stderr
+
+
+def test_gunicorn_refuses_a_timeout_shorter_than_an_upstream_call():
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "--check-config", "keybuzz.wsgi"],
+        cwd=REPO,
+        env={**os.environ, "GUNICORN_TIMEOUT": "40", "LITELLM_TIMEOUT_SECONDS": "30"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "GUNICORN_TIMEOUT (40) must exceed" in result.stdout + result.stderr
+
+
+def test_the_web_application_warns_at_start_up_when_in_fallback_mode():
+    result = _python("-c", "import keybuzz.wsgi", DEBUG="true", LITELLM_MASTER_KEY="")
+    assert "AI runs in fallback mode" in result.stderr
+
+
+def test_the_web_application_does_not_warn_with_a_master_key():
+    result = _python("-c", "import keybuzz.wsgi", DEBUG="true", LITELLM_MASTER_KEY="sk-test")
+    assert "fallback mode" not in result.stderr

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from .apis import UsageHistoryApi, UsageTodayApi
+
+urlpatterns = [
+    path("admin/ai/usage/today", UsageTodayApi.as_view(), name="usage-today"),
+    path("admin/ai/usage", UsageHistoryApi.as_view(), name="usage-history"),
+]
