@@ -7,7 +7,7 @@ O(1): no SUM over ai_usage on the request path.
 """
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +22,7 @@ from usage.services import UsageEntry, usage_id_new, usage_record
 from .exceptions import BudgetExceeded
 from .models import BudgetCounter, ModelPrice, Reservation
 from .pricing import cost_usd, from_micros, to_micros
+from .selectors import BudgetState, budget_state
 
 logger = logging.getLogger(__name__)
 
@@ -45,38 +46,6 @@ def worst_case_cost(*, price: ModelPrice, messages: list[dict[str, str]]) -> Dec
         prompt_tokens=prompt_tokens_upper_bound(messages),
         completion_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
     )
-
-
-@dataclass(frozen=True)
-class BudgetState:
-    """A tenant-day's budget as the API shows it."""
-
-    daily_micros: int
-    spent_micros: int
-    reserved_micros: int
-
-    def admits(self, amount_micros: int) -> bool:
-        return self.spent_micros + self.reserved_micros + amount_micros <= self.daily_micros
-
-    def as_json(self, *, allowed: bool) -> dict:
-        daily, spent = from_micros(self.daily_micros), from_micros(self.spent_micros)
-        return {
-            "dailyBudget": daily,
-            "used": spent,
-            "reserved": from_micros(self.reserved_micros),
-            "remaining": max(Decimal(0), daily - spent),
-            "allowed": allowed,
-        }
-
-
-def budget_state(*, tenant: Tenant, day: date) -> BudgetState:
-    counter = (
-        BudgetCounter.objects.filter(tenant=tenant, day=day)
-        .values_list("spent_micros", "reserved_micros")
-        .first()
-    )
-    spent, reserved = counter or (0, 0)
-    return BudgetState(to_micros(tenant.daily_budget), spent, reserved)
 
 
 def budget_reserve(

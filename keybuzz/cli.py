@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+CLI_ACTOR = "cli"  # who the audit trails name for a change made from the command line
+
 
 class _OneLineErrorParser(CommandParser):
     def error(self, message):

@@ -10,6 +10,7 @@ from django.db.models import Case, F, Sum, When
 from django.utils import timezone
 
 from ai.pricing import MICRO_USD, from_micros
+from ai.selectors import budget_state
 from keybuzz.tenants.models import Tenant
 
 from .models import AIUsage, UsageRollup
@@ -80,7 +81,7 @@ def usage_today(*, tenant: Tenant) -> dict:
     for group in _sums(UsageRollup.objects.filter(tenant=tenant, day=day), "status"):
         totals.add(status=group["status"], calls=group["n"], tokens=group["token_sum"],
                    cost_micros=group["cost_sum"])  # fmt: skip
-    daily, used = tenant.daily_budget, totals.cost_usd
+    daily, used = budget_state(tenant=tenant, day=day).daily, totals.cost_usd
     return {
         "tenantId": tenant.id,
         "date": day,

@@ -276,11 +276,11 @@ def _lock_counters(cells: set[_Cell]) -> None:
     for cell in ordered:
         BudgetCounter.objects.add_spent(tenant_id=cell.tenant.id, day=cell.day, amount=0)
     counters = {
-        (tenant_id, day): spent + reserved
-        for tenant_id, day, spent, reserved in BudgetCounter.objects.filter(
+        (tenant_id, day): spent + reserved - granted
+        for tenant_id, day, spent, reserved, granted in BudgetCounter.objects.filter(
             tenant_id__in={cell.tenant.id for cell in cells},
             day__in={cell.day for cell in cells},
-        ).values_list("tenant_id", "day", "spent_micros", "reserved_micros")
+        ).values_list("tenant_id", "day", "spent_micros", "reserved_micros", "granted_micros")
     }
     for cell in ordered:
         cell.room = cell.budget - counters[cell.tenant.id, cell.day]

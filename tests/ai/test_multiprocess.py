@@ -165,6 +165,33 @@ def test_a_kill_switch_flipped_with_the_cli_is_seen_by_the_next_request_in_every
     assert burst() == {503}
 
 
+def test_a_top_up_granted_with_the_cli_is_honoured_by_the_next_request_in_every_worker(
+    app_server, shop
+):
+    # given a tenant whose day is spent, refused by every worker (fallback calls cost 0, so the
+    # day is spent by a recorded row)
+    tenant, auth = shop(Decimal("0.01"))
+    BudgetCounter.objects.add_spent(tenant_id=tenant.id, day=tenant.local_day(), amount=10_000)
+    server = app_server(workers=4)
+
+    def burst() -> set[int]:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            return set(pool.map(lambda _: requests.post(
+                f"{server.url}/ai/assist", json=_body(tenant.id), headers=auth, timeout=30
+            ).status_code, range(20)))  # fmt: skip
+
+    assert burst() == {402}
+    # when support grants a top-up from the command line
+    granted = subprocess.run(
+        [sys.executable, "manage.py", "grant_budget", "--tenant", tenant.id, "--amount", "1",
+         "--reason", "launch day"],
+        cwd=REPO_ROOT, env=server.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    # then every request after it is admitted again
+    assert burst() == {200}
+
+
 def _wait_for(condition, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

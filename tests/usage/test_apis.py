@@ -257,8 +257,9 @@ def test_history_makes_a_constant_number_of_queries(client_for, staff, member, t
     assert len(captured) == queries
 
 
-def test_today_makes_three_queries(reader, tenant):
+def test_today_makes_four_queries(reader, tenant):
     record(tenant)
     with CaptureQueriesContext(connection) as captured:
         today(reader)
-    assert len(captured) == 3  # auth, tenant with membership, today's rollups
+    # auth, tenant with membership, today's rollups, today's counter (its top-ups)
+    assert len(captured) == 4

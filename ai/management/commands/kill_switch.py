@@ -1,10 +1,8 @@
 from django.core.management.base import CommandError
 
 from ai.kill_switches import kill_switch_set
-from keybuzz.cli import KeyBuzzCommand
+from keybuzz.cli import CLI_ACTOR, KeyBuzzCommand
 from keybuzz.tenants.models import Tenant
-
-CLI_ACTOR = "cli"
 
 
 class Command(KeyBuzzCommand):

@@ -1,0 +1,136 @@
+"""The hard cap's rows: a counter per tenant-day, a reservation per call in flight, and the
+one-day top-ups support grants."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import connection, models
+from django.utils import timezone
+
+
+class BudgetCounterManager(models.Manager):
+    """The two atomic writes of the hard cap; each is one statement, so concurrent callers in
+    any number of processes serialize on the counter row and cannot both pass the check."""
+
+    def reserve_within(self, *, tenant_id: str, day, amount: int, budget: int) -> bool:
+        """Add `amount` to reserved if spent + reserved + amount stays within `budget` plus the
+        day's top-ups (granted)."""
+        table = self.model._meta.db_table
+        fits = f"{table}.spent_micros + {table}.reserved_micros + %s <= %s + {table}.granted_micros"
+        if amount <= budget:
+            # An upsert: a row it creates holds nothing yet, so the amount fits by the test above.
+            sql = self._add_to("reserved_micros") + f"WHERE {fits} RETURNING id"
+            params = [tenant_id, day, 0, amount, 0, amount, budget]
+        else:
+            # Only a top-up can make room for it, and a top-up creates the row: update only.
+            sql = (
+                f"UPDATE {table} SET reserved_micros = reserved_micros + %s "  # noqa: S608
+                f"WHERE tenant_id = %s AND day = %s AND {fits} RETURNING id"
+            )
+            params = [amount, tenant_id, day, amount, budget]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is not None
+
+    def add_spent(self, *, tenant_id: str, day, amount: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(self._add_to("spent_micros"), [tenant_id, day, amount, 0, 0])
+
+    def add_granted(self, *, tenant_id: str, day, amount: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(self._add_to("granted_micros"), [tenant_id, day, 0, 0, amount])
+
+    def _add_to(self, column: str) -> str:
+        """INSERT the tenant-day's row, or add the new row's `column` to the existing one."""
+        table = self.model._meta.db_table
+        return (
+            f"INSERT INTO {table} (tenant_id, day, spent_micros, reserved_micros, "  # noqa: S608
+            f"granted_micros) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, day) "
+            f"DO UPDATE SET {column} = {table}.{column} + excluded.{column} "
+        )
+
+    def release(self, *, tenant_id: str, day, amount: int) -> None:
+        self.filter(tenant_id=tenant_id, day=day).update(
+            reserved_micros=models.F("reserved_micros") - amount
+        )
+
+
+class BudgetCounter(models.Model):
+    """What a tenant has spent and holds in flight on one local day: the hard cap's one row.
+
+    Amounts are integer micro-dollars (the precision of ai_usage.cost_usd_est), so the
+    conditional update that admits a request compares exact integers on every database (SQLite
+    would compare decimals as floats). `spent` always equals the day's Σ cost_usd_est:
+    only usage.services adds to it, in the transaction that writes the rows.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The tenant's local calendar day.")
+    spent_micros = models.BigIntegerField(default=0)
+    reserved_micros = models.BigIntegerField(default=0)
+    granted_micros = models.BigIntegerField(
+        default=0,
+        help_text="One-day top-ups granted by support (BudgetTopUp), on top of the budget.",
+    )
+
+    objects = BudgetCounterManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="budget_counter_tenant_day"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    spent_micros__gte=0, reserved_micros__gte=0, granted_micros__gte=0
+                ),
+                name="budget_counter_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day}: spent {self.spent_micros}µ$"
+
+
+class Reservation(models.Model):
+    """Budget held by one call in flight, from admission until it is settled or released.
+
+    It carries what its ai_usage row will need, so that a reservation whose process died can
+    still be closed as one `abandoned` row at its worst-case cost.
+    """
+
+    id = models.CharField(max_length=64, primary_key=True)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    amount_micros = models.BigIntegerField(help_text="The call's worst-case cost.")
+    created_at = models.DateTimeField(help_text="Admission time; the usage row keeps it.")
+    expires_at = models.DateTimeField(db_index=True)
+    request_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=64, blank=True)
+    feature = models.CharField(max_length=20)
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.amount_micros}µ$ until {self.expires_at:%H:%M:%S}"
+
+
+class BudgetTopUp(models.Model):
+    """Extra budget granted to a tenant for one local day, with who and why: the audit trail of
+    BudgetCounter.granted_micros, written in the same transaction (ai/top_ups.py)."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="budget_top_ups"
+    )
+    day = models.DateField(help_text="The tenant's local day it applies to.")
+    amount_usd = models.DecimalField(
+        max_digits=10, decimal_places=6, validators=[MinValueValidator(Decimal("0.000001"))]
+    )
+    reason = models.TextField()
+    granted_by = models.CharField(max_length=254)
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-granted_at"]
+        verbose_name = "budget top-up"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day}: +${self.amount_usd}"

@@ -1,0 +1,75 @@
+"""Kill switches: the global one, each tenant's, and their audit trail."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class AIGlobalSettings(models.Model):
+    """The platform-wide kill switch: exactly one row, id 1, created by a migration."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    global_kill_switch = models.BooleanField(default=False, help_text="On: AI off for everyone.")
+    reason = models.TextField(blank=True)
+    updated_by = models.CharField(max_length=254, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "ai_global_settings"
+        verbose_name = "global AI settings"
+        verbose_name_plural = "global AI settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="ai_global_settings_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return "Global AI settings"
+
+
+class AISettings(models.Model):
+    """A tenant's own kill switch; one row per tenant, created with the tenant."""
+
+    tenant = models.OneToOneField(
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        db_column="tenant_id",
+        related_name="ai_settings",
+    )
+    kill_switch = models.BooleanField(default=False, help_text="On: AI off for this tenant.")
+    reason = models.TextField(blank=True)
+    updated_by = models.CharField(max_length=254, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "ai_settings"
+        verbose_name = "tenant AI settings"
+        verbose_name_plural = "tenant AI settings"
+
+    def __str__(self) -> str:
+        return f"AI settings of {self.tenant_id}"
+
+
+class KillSwitchChange(models.Model):
+    """The audit trail of kill switches: who turned which one, when, why, from what to what."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="kill_switch_changes",
+        help_text="Empty for the global switch.",
+    )
+    old_value = models.BooleanField()
+    new_value = models.BooleanField()
+    reason = models.TextField()
+    changed_by = models.CharField(max_length=254)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        scope = self.tenant_id or "global"
+        return f"{scope}: {self.old_value} → {self.new_value} by {self.changed_by}"

@@ -1,0 +1,76 @@
+"""Reads of the hard cap's state: a tenant-day's budget, spend and holds, for one tenant or a
+page of them. The budget of a day is the tenant's daily budget plus that day's top-ups."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from keybuzz.tenants.models import Tenant
+
+from .models import BudgetCounter
+from .pricing import from_micros, to_micros
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """A tenant-day's budget as the API shows it; `daily_micros` includes the day's top-ups."""
+
+    daily_micros: int
+    spent_micros: int
+    reserved_micros: int
+    granted_micros: int = 0
+
+    @classmethod
+    def of(cls, tenant: Tenant, spent: int = 0, reserved: int = 0, granted: int = 0):
+        return cls(to_micros(tenant.daily_budget) + granted, spent, reserved, granted)
+
+    def admits(self, amount_micros: int) -> bool:
+        return self.spent_micros + self.reserved_micros + amount_micros <= self.daily_micros
+
+    @property
+    def daily(self) -> Decimal:
+        return from_micros(self.daily_micros)
+
+    @property
+    def used(self) -> Decimal:
+        return from_micros(self.spent_micros)
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(Decimal(0), self.daily - self.used)
+
+    def as_json(self, *, allowed: bool) -> dict:
+        return {
+            "dailyBudget": self.daily,
+            "used": self.used,
+            "reserved": from_micros(self.reserved_micros),
+            "remaining": self.remaining,
+            "allowed": allowed,
+        }
+
+
+_COUNTER_COLUMNS = ("spent_micros", "reserved_micros", "granted_micros")
+
+
+def budget_state(*, tenant: Tenant, day: date) -> BudgetState:
+    counter = BudgetCounter.objects.filter(tenant=tenant, day=day).values_list(*_COUNTER_COLUMNS)
+    return BudgetState.of(tenant, *(counter.first() or ()))
+
+
+def budget_states_today(
+    *, tenants: Sequence[Tenant], now: datetime | None = None
+) -> dict[str, BudgetState]:
+    """Each tenant's state on its own local day, from one query whatever the number of tenants
+    (pages that list tenants). Load the tenants with their plan (select_related)."""
+    days = {tenant.id: tenant.local_day(now) for tenant in tenants}
+    counters = {
+        (tenant_id, day): values
+        for tenant_id, day, *values in BudgetCounter.objects.filter(
+            tenant_id__in=days, day__in=set(days.values())
+        ).values_list("tenant_id", "day", *_COUNTER_COLUMNS)
+    }
+    return {
+        tenant.id: BudgetState.of(tenant, *counters.get((tenant.id, days[tenant.id]), ()))
+        for tenant in tenants
+    }
