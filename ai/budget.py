@@ -22,6 +22,7 @@ from usage.services import UsageEntry, usage_id_new, usage_record
 from .exceptions import BudgetExceeded
 from .models import BudgetCounter, ModelPrice, Reservation
 from .pricing import cost_usd, from_micros, to_micros
+from .prompts import upstream_messages
 from .selectors import BudgetState, budget_state
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ def worst_case_cost(*, price: ModelPrice, messages: list[dict[str, str]]) -> Dec
         prompt_tokens=prompt_tokens_upper_bound(messages),
         completion_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
     )
+
+
+def minimal_call_cost(*, price: ModelPrice) -> Decimal:
+    """The worst case of the smallest request (one 1-byte message): a budget below it admits
+    nothing, and `allowed` is false once less than it remains."""
+    return worst_case_cost(price=price, messages=upstream_messages(MINIMAL_CONVERSATION))
 
 
 def budget_reserve(

@@ -11,12 +11,7 @@ from keybuzz.tenants.models import Tenant, User
 from usage.models import AIUsage
 from usage.services import UsageEntry, usage_record
 
-from .budget import (
-    MINIMAL_CONVERSATION,
-    budget_settle,
-    budget_state_fresh,
-    worst_case_cost,
-)
+from .budget import budget_settle, budget_state_fresh, minimal_call_cost, worst_case_cost
 from .client import Completion, litellm_complete
 from .exceptions import Refusal, UpstreamError
 from .fallback import fallback_completion
@@ -122,9 +117,7 @@ def assist_status(*, tenant: Tenant) -> dict:
     """Whether the tenant can get suggestions now, and its budget today (CONTRACT §4)."""
     price = tenant.plan.model
     switches = kill_switches_read(tenant=tenant)
-    minimal = to_micros(
-        worst_case_cost(price=price, messages=upstream_messages(MINIMAL_CONVERSATION))
-    )
+    minimal = to_micros(minimal_call_cost(price=price))
     state = budget_state_fresh(tenant=tenant, day=tenant.local_day())
     allowed = state.admits(minimal)
     status = {
