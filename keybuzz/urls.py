@@ -5,14 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import metrics, probes
 
-admin.site.site_header = "KeyBuzz AI console"
-admin.site.site_title = "KeyBuzz AI console"
-admin.site.index_title = "AI control plane"
-
 urlpatterns = [
-    path("", RedirectView.as_view(url="/staff/", permanent=False)),
+    path("", RedirectView.as_view(url="/usage/", permanent=False)),
     path("staff/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switchers
     path("", include("ai.urls")),
     path("", include("usage.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -4,19 +4,31 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ModelPrice(models.Model):
-    """What one LiteLLM model alias costs. A change applies to calls admitted after it."""
+    """What one LiteLLM model alias costs. A call is priced at admission, so a change applies
+    to calls admitted after it."""
 
-    alias = models.CharField(max_length=100, primary_key=True)
+    alias = models.CharField(_("model alias"), max_length=100, primary_key=True)
     input_usd_per_million = models.DecimalField(
-        max_digits=12, decimal_places=6, validators=[MinValueValidator(Decimal("0"))]
+        _("USD per 1M input tokens"),
+        max_digits=12,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0"))],
     )
     output_usd_per_million = models.DecimalField(
-        max_digits=12, decimal_places=6, validators=[MinValueValidator(Decimal("0"))]
+        _("USD per 1M output tokens"),
+        max_digits=12,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0"))],
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("model price")
+        verbose_name_plural = _("model prices")
 
     def __str__(self) -> str:
         return self.alias

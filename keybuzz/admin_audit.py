@@ -1,0 +1,33 @@
+"""Admin edits recorded with their values, in Django's own audit trail (LogEntry).
+
+Django logs which fields an admin change touched; for plans, prices and tenants support needs
+to know from what to what, so the message of the change names each field's old and new value.
+"""
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.db import models
+
+
+def _shown(value) -> str:
+    if isinstance(value, models.Model):
+        value = value.pk
+    return "—" if value in (None, "") else str(value)
+
+
+class ValueChangesLogged(admin.ModelAdmin):
+    def construct_change_message(self, request, form, formsets, add):
+        default = super().construct_change_message(request, form, formsets, add)
+        model_fields = {field.name for field in form.instance._meta.fields}
+        changed = [name for name in form.changed_data if name in model_fields]
+        if add or not changed:
+            return default
+        changes = "; ".join(
+            f"{form[name].label}: {_shown(form.initial.get(name))} → "
+            f"{_shown(form.cleaned_data.get(name))}"
+            for name in changed
+        )
+        inlines = LogEntry(change_message=json.dumps(default[1:])).get_change_message()
+        return f"Changed {changes}." + (f" {inlines}" if len(default) > 1 else "")

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class ConsoleConfig(AppConfig):
+    """The staff console: its admin site, dashboard, audit log and staff groups."""
+
+    name = "keybuzz.console"
+    label = "console"
+    verbose_name = "Staff console"
+
+
+class StaffAdminConfig(AdminConfig):
+    """Django's admin, served by the console's site (dashboard, kill switch banner)."""
+
+    default_site = "keybuzz.console.site.StaffSite"
