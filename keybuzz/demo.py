@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,6 +41,13 @@ class DemoLogin:
     password: str
     is_staff: bool
     memberships: tuple[tuple[str, str], ...]  # (tenant id, role)
+    group: str = ""  # a console group (keybuzz/console migrations); staff without one: superuser
+
+    @property
+    def role(self) -> str:
+        if not self.is_staff:
+            return "tenant owner"
+        return f"staff, {self.group or 'superuser'}, http://127.0.0.1:8000/staff/"
 
 
 DEMO_TENANTS = (
@@ -51,6 +59,8 @@ DEMO_TENANTS = (
 )
 DEMO_LOGINS = (
     DemoLogin("staff@keybuzz.localhost", "keybuzz-staff-demo", True, ()),
+    DemoLogin("support@keybuzz.localhost", "keybuzz-support-demo", True, (), "Support"),
+    DemoLogin("billing@keybuzz.localhost", "keybuzz-billing-demo", True, (), "Billing admin"),
     DemoLogin(
         "owner@ecomlg.localhost",
         "keybuzz-owner-demo",
@@ -89,8 +99,10 @@ def _tenant(spec: DemoTenant) -> Tenant:
 def _login(login: DemoLogin) -> User:
     user, _ = user_get_or_create(email=login.email, is_staff=login.is_staff)
     user.set_password(login.password)
-    user.is_superuser = login.is_staff  # the demo staff login can use every admin page
+    user.is_superuser = login.is_staff and not login.group  # one demo login may do anything
     user.save()
+    if login.group:
+        user.groups.add(Group.objects.get(name=login.group))
     for tenant_id, role in login.memberships:
         membership_get_or_create(user=user, tenant=Tenant.objects.get(pk=tenant_id), role=role)
     return user

@@ -109,12 +109,21 @@ def test_seed_demo_creates_a_tenant_on_each_plan(seeded):
     assert set(Tenant.objects.values_list("plan_id", flat=True)) == {"starter", "pro", "autopilot"}
 
 
-def test_seed_demo_prints_a_staff_login_and_an_owner_login(seeded):
+def test_seed_demo_prints_staff_logins_for_each_console_group_and_an_owner_login(seeded):
     # then
-    assert sorted(login["role"].split(",")[0] for login in _logins(seeded)) == [
-        "staff",
-        "tenant owner",
-    ]
+    assert sorted(login["role"].split(", ")[:2][-1] for login in _logins(seeded)) == [
+        "Billing admin", "Support", "superuser", "tenant owner",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("email", "group"),
+    [("support@keybuzz.localhost", "Support"), ("billing@keybuzz.localhost", "Billing admin")],
+)
+def test_seed_demo_group_logins_are_in_their_group_and_not_superusers(seeded, email, group):
+    user = User.objects.get(email=email)
+    assert (user.is_staff, user.is_superuser) == (True, False)
+    assert list(user.groups.values_list("name", flat=True)) == [group]
 
 
 def test_seed_demo_printed_logins_authenticate(seeded):

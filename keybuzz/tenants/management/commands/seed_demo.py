@@ -15,5 +15,4 @@ class Command(KeyBuzzCommand):
         logins = demo_seed()
         self.stdout.write("Demo data ready. Logins (email / password):")
         for login in logins:
-            role = "staff, http://127.0.0.1:8000/staff/" if login.is_staff else "tenant owner"
-            self.stdout.write(f"  {login.email} / {login.password}   ({role})")
+            self.stdout.write(f"  {login.email} / {login.password}   ({login.role})")
