@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEV_ENV := DEBUG=true LOG_FORMAT=text
 
-.PHONY: run test test-integration test-reliability test-fuzz lint format
+.PHONY: run test test-integration test-reliability test-fuzz test-browser lint format
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ test-reliability: $(INSTALLED)
 ## test-fuzz: schemathesis against /api/schema/ (every operation, fixed seed), on PostgreSQL
 test-fuzz: $(INSTALLED)
 	KEYBUZZ_FUZZ=1 $(PYTHON) -m pytest tests/fuzz
+
+## test-browser: headless Chromium (Debian's chromium and chromium-driver) against the app under
+## gunicorn on PostgreSQL (DATABASE_URL): the staff console used as staff use it
+test-browser: $(INSTALLED)
+	KEYBUZZ_BROWSER=1 $(PYTHON) -m pytest tests/browser
 
 ## lint: ruff, formatting and migrations in step with the models
 lint: $(INSTALLED)
