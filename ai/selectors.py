@@ -3,8 +3,10 @@ page of them. The budget of a day is the tenant's daily budget plus that day's t
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from keybuzz.tenants.models import Tenant
 
@@ -74,3 +76,24 @@ def budget_states_today(
         tenant.id: BudgetState.of(tenant, *counters.get((tenant.id, days[tenant.id]), ()))
         for tenant in tenants
     }
+
+
+def days_that_may_be_today(now: datetime | None = None) -> list[date]:
+    """Every timezone's local today (UTC-12 to UTC+14) is UTC's yesterday, today or tomorrow:
+    the only counter days a "today" view across tenants needs to read."""
+    utc_day = (now or timezone.now()).astimezone(UTC).date()
+    return [utc_day + timedelta(days=offset) for offset in (-1, 0, 1)]
+
+
+def tenant_ids_using_at_least(*, percent: Decimal, now: datetime | None = None) -> list[str]:
+    """Tenants that have spent `percent` of today's budget or more (each on its own local day,
+    top-ups included), in two queries whatever the number of tenants."""
+    now = now or timezone.now()
+    spending = BudgetCounter.objects.filter(day__in=days_that_may_be_today(now), spent_micros__gt=0)
+    tenants = Tenant.objects.filter(pk__in=spending.values("tenant_id")).select_related("plan")
+    states = budget_states_today(tenants=list(tenants), now=now)
+    return [
+        tenant_id
+        for tenant_id, state in states.items()
+        if state.spent_micros * 100 >= percent * state.daily_micros  # exact, even for 0
+    ]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from ai.budget import minimal_call_cost
 from ai.models import AIGlobalSettings, BudgetCounter, ModelPrice
 from ai.pricing import to_micros
-from ai.selectors import BudgetState, budget_states_today
+from ai.selectors import BudgetState, budget_states_today, days_that_may_be_today
 from keybuzz.tenants.models import Tenant
 from usage.models import AIUsage
 from usage.selectors import percent_used, usage_history
@@ -56,13 +56,13 @@ def dashboard_read(*, now: datetime | None = None) -> Dashboard:
         spend_today=today["costUsd"],
         spend_yesterday=yesterday["costUsd"],
         last_24h=_last_24h(now),
-        top_tenants=_top_tenants(today["date"], now),
+        top_tenants=_top_tenants(now),
         blocked_by_switch=list(
             Tenant.objects.filter(ai_settings__kill_switch=True).select_related("ai_settings")[
                 :BLOCKED_SHOWN
             ]
         ),
-        blocked_by_budget=_blocked_by_budget(today["date"], now),
+        blocked_by_budget=_blocked_by_budget(now),
     )
 
 
@@ -76,15 +76,10 @@ def _last_24h(now: datetime) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in AIUsage.Status.values}
 
 
-def _around(day: date) -> list[date]:
-    """Every timezone's local today is within a day of the platform's."""
-    return [day - timedelta(days=1), day, day + timedelta(days=1)]
-
-
-def _top_tenants(day: date, now: datetime) -> list[TenantToday]:
+def _top_tenants(now: datetime) -> list[TenantToday]:
     """The tenants that spent most on their own local day; counters of other days are skipped."""
     counters = (
-        BudgetCounter.objects.filter(day__in=_around(day), spent_micros__gt=0)
+        BudgetCounter.objects.filter(day__in=days_that_may_be_today(now), spent_micros__gt=0)
         .select_related("tenant__plan")
         .order_by("-spent_micros", "tenant_id")
     )
@@ -99,7 +94,7 @@ def _top_tenants(day: date, now: datetime) -> list[TenantToday]:
     return top
 
 
-def _blocked_by_budget(day: date, now: datetime) -> list[TenantToday]:
+def _blocked_by_budget(now: datetime) -> list[TenantToday]:
     """Tenants to which a minimal request would be refused for budget right now.
 
     Candidates are found in SQL with the largest minimal call of any model as the margin (a
@@ -113,7 +108,7 @@ def _blocked_by_budget(day: date, now: datetime) -> list[TenantToday]:
         * Value(Decimal(1_000_000)),
         output_field=DecimalField(max_digits=20, decimal_places=0),
     )
-    near_the_cap = BudgetCounter.objects.filter(day__in=_around(day)).alias(
+    near_the_cap = BudgetCounter.objects.filter(day__in=days_that_may_be_today(now)).alias(
         budget=budget_micros,
         held=F("spent_micros") + F("reserved_micros") - F("granted_micros") + Value(margin),
     )
