@@ -49,7 +49,7 @@ class TenantAdmin(KillSwitchActions, TopUpView, ValueChangesLogged):
         "name",
         "plan",
         "model_alias",
-        "kill_switch_on",
+        "ai_on",
         "spend_today",
         "budget_today",
         "percent_used_today",
@@ -113,10 +113,12 @@ class TenantAdmin(KillSwitchActions, TopUpView, ValueChangesLogged):
     def model_alias(self, tenant: Tenant) -> str:
         return tenant.plan.model_id
 
-    @admin.display(description=_("kill switch"), boolean=True, ordering="ai_settings__kill_switch")
-    def kill_switch_on(self, tenant: Tenant) -> bool | None:
+    @admin.display(description=_("AI on"), boolean=True, ordering="-ai_settings__kill_switch")
+    def ai_on(self, tenant: Tenant) -> bool | None:
+        """Green when AI runs, red when the tenant's kill switch is on (a green tick for
+        "kill switch: yes" would read as all is well)."""
         settings = getattr(tenant, "ai_settings", None)  # a missing row raises AttributeError
-        return None if settings is None else settings.kill_switch
+        return None if settings is None else not settings.kill_switch
 
     @admin.display(description=_("spend today (USD)"))
     def spend_today(self, tenant: Tenant) -> str:
