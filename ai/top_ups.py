@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from keybuzz.errors import InvalidRequest
 from keybuzz.tenants.models import Tenant
@@ -17,11 +18,11 @@ TOP_UP_MAX_USD = Decimal("1000")  # per grant: a slip of the keyboard must not o
 def top_up_amount_errors(amount: Decimal) -> list[str]:
     """Why `amount` cannot be granted, if it cannot (shared by the admin form and the CLI)."""
     if not amount.is_finite() or amount <= 0:
-        return ["The amount must be a positive number of USD."]
+        return [gettext("The amount must be a positive number of USD.")]
     if amount != amount.quantize(MICRO_USD):
-        return ["The amount has at most 6 decimals."]
+        return [gettext("The amount has at most 6 decimals.")]
     if amount > TOP_UP_MAX_USD:
-        return [f"A top-up is at most {TOP_UP_MAX_USD} USD."]
+        return [gettext("A top-up is at most %(max)s USD.") % {"max": TOP_UP_MAX_USD}]
     return []
 
 
@@ -33,7 +34,10 @@ def budget_top_up(*, tenant: Tenant, amount: Decimal, reason: str, actor: str) -
     one conditional statement, so the next request in any process is admitted against it.
     """
     reason = reason.strip()
-    errors = {"amount": top_up_amount_errors(amount), "reason": [] if reason else ["Required."]}
+    errors = {
+        "amount": top_up_amount_errors(amount),
+        "reason": [] if reason else [gettext("Required.")],
+    }
     if any(errors.values()):
         raise InvalidRequest(errors={field: found for field, found in errors.items() if found})
     now = timezone.now()

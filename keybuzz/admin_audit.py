@@ -6,9 +6,11 @@ to know from what to what, so the message of the change names each field's old a
 
 import json
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.db import models
+from django.utils import translation
 
 
 def _shown(value) -> str:
@@ -24,10 +26,12 @@ class ValueChangesLogged(admin.ModelAdmin):
         changed = [name for name in form.changed_data if name in model_fields]
         if add or not changed:
             return default
-        changes = "; ".join(
-            f"{form[name].label}: {_shown(form.initial.get(name))} → "
-            f"{_shown(form.cleaned_data.get(name))}"
-            for name in changed
-        )
-        inlines = LogEntry(change_message=json.dumps(default[1:])).get_change_message()
+        # Stored as text, so written in the site's language whatever the editor's own.
+        with translation.override(settings.LANGUAGE_CODE):
+            changes = "; ".join(
+                f"{form[name].label}: {_shown(form.initial.get(name))} → "
+                f"{_shown(form.cleaned_data.get(name))}"
+                for name in changed
+            )
+            inlines = LogEntry(change_message=json.dumps(default[1:])).get_change_message()
         return f"Changed {changes}." + (f" {inlines}" if len(default) > 1 else "")

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AIUsage(models.Model):
@@ -10,40 +11,51 @@ class AIUsage(models.Model):
     """
 
     class Feature(models.TextChoices):
-        ASSIST = "assist"
-        AUTOPILOT = "autopilot"
-        JOURNAL = "journal"
+        ASSIST = "assist", _("Assist")
+        AUTOPILOT = "autopilot", _("Autopilot")
+        JOURNAL = "journal", _("Journal")
 
     class Provider(models.TextChoices):
-        LITELLM = "litellm"
-        FALLBACK = "fallback"
-        MOCK = "mock"  # synthetic data only
+        LITELLM = "litellm", "LiteLLM"  # a product's name: not translated
+        FALLBACK = "fallback", _("Fallback")
+        MOCK = "mock", _("Mock")  # synthetic data only
 
     class Status(models.TextChoices):
-        SUCCESS = "success"
-        BLOCKED = "blocked"
-        ERROR = "error"
+        SUCCESS = "success", _("Success")
+        BLOCKED = "blocked", _("Blocked")
+        ERROR = "error", _("Error")
 
-    id = models.CharField(max_length=64, primary_key=True)
+    id = models.CharField(_("ID"), max_length=64, primary_key=True)
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.PROTECT, db_column="tenant_id", related_name="+"
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        db_column="tenant_id",
+        related_name="+",
+        verbose_name=_("tenant"),
     )
-    user_id = models.CharField(max_length=64, null=True, blank=True)
-    feature = models.CharField(max_length=20, choices=Feature.choices)
-    provider = models.CharField(max_length=20, choices=Provider.choices)
-    model = models.CharField(max_length=100)
-    prompt_tokens = models.IntegerField(default=0)
-    completion_tokens = models.IntegerField(default=0)
-    total_tokens = models.IntegerField(default=0)
-    cost_usd_est = models.DecimalField(max_digits=10, decimal_places=6, default=0)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUCCESS)
-    error_code = models.CharField(max_length=64, null=True, blank=True)
-    request_id = models.CharField(max_length=128, null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, help_text="Admission time.")
+    user_id = models.CharField(_("user ID"), max_length=64, null=True, blank=True)
+    feature = models.CharField(_("feature"), max_length=20, choices=Feature.choices)
+    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices)
+    model = models.CharField(_("model"), max_length=100)
+    prompt_tokens = models.IntegerField(_("prompt tokens"), default=0)
+    completion_tokens = models.IntegerField(_("completion tokens"), default=0)
+    total_tokens = models.IntegerField(_("total tokens"), default=0)
+    cost_usd_est = models.DecimalField(
+        _("estimated cost (USD)"), max_digits=10, decimal_places=6, default=0
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SUCCESS
+    )
+    error_code = models.CharField(_("error code"), max_length=64, null=True, blank=True)
+    request_id = models.CharField(_("request ID"), max_length=128, null=True, blank=True)
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, help_text=_("Admission time.")
+    )
 
     class Meta:
         db_table = "ai_usage"
-        verbose_name = "AI usage row"
+        verbose_name = _("AI usage row")
+        verbose_name_plural = _("AI usage rows")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["tenant", "created_at"], name="ai_usage_tenant_created"),
@@ -64,16 +76,20 @@ class UsageRollup(models.Model):
     by construction; the analytics endpoints read only these, never the rows.
     """
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(help_text="The tenant's local calendar day.")
-    feature = models.CharField(max_length=20)
-    model = models.CharField(max_length=100)
-    status = models.CharField(max_length=10)
-    calls = models.BigIntegerField(default=0)
-    tokens = models.BigIntegerField(default=0)
-    cost_micros = models.BigIntegerField(default=0, help_text="Micro-dollars.")
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    day = models.DateField(_("day"), help_text=_("The tenant's local calendar day."))
+    feature = models.CharField(_("feature"), max_length=20)
+    model = models.CharField(_("model"), max_length=100)
+    status = models.CharField(_("status"), max_length=10)
+    calls = models.BigIntegerField(_("calls"), default=0)
+    tokens = models.BigIntegerField(_("tokens"), default=0)
+    cost_micros = models.BigIntegerField(_("cost (µUSD)"), default=0, help_text=_("Micro-dollars."))
 
     class Meta:
+        verbose_name = _("usage rollup")
+        verbose_name_plural = _("usage rollups")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "day", "feature", "model", "status"], name="usage_rollup_key"
@@ -91,9 +107,13 @@ class UsagePurge(models.Model):
     Rebuilding rollups never touches days before the latest purge, whose rows are gone.
     """
 
-    before = models.DateField()
-    rows_deleted = models.BigIntegerField()
-    purged_at = models.DateTimeField(default=timezone.now)
+    before = models.DateField(_("before"))
+    rows_deleted = models.BigIntegerField(_("rows deleted"))
+    purged_at = models.DateTimeField(_("purged at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("usage purge")
+        verbose_name_plural = _("usage purges")
 
     def __str__(self) -> str:
         return f"purged before {self.before} ({self.rows_deleted} rows)"

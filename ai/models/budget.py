@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import connection, models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class BudgetCounterManager(models.Manager):
@@ -64,18 +65,23 @@ class BudgetCounter(models.Model):
     only usage.services adds to it, in the transaction that writes the rows.
     """
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(help_text="The tenant's local calendar day.")
-    spent_micros = models.BigIntegerField(default=0)
-    reserved_micros = models.BigIntegerField(default=0)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    day = models.DateField(_("day"), help_text=_("The tenant's local calendar day."))
+    spent_micros = models.BigIntegerField(_("spent (µUSD)"), default=0)
+    reserved_micros = models.BigIntegerField(_("reserved (µUSD)"), default=0)
     granted_micros = models.BigIntegerField(
+        _("granted (µUSD)"),
         default=0,
-        help_text="One-day top-ups granted by support (BudgetTopUp), on top of the budget.",
+        help_text=_("One-day top-ups granted by support (BudgetTopUp), on top of the budget."),
     )
 
     objects = BudgetCounterManager()
 
     class Meta:
+        verbose_name = _("budget counter")
+        verbose_name_plural = _("budget counters")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "day"], name="budget_counter_tenant_day"),
             models.CheckConstraint(
@@ -97,17 +103,27 @@ class Reservation(models.Model):
     still be closed as one `abandoned` row at its worst-case cost.
     """
 
-    id = models.CharField(max_length=64, primary_key=True)
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    amount_micros = models.BigIntegerField(help_text="The call's worst-case cost.")
-    created_at = models.DateTimeField(help_text="Admission time; the usage row keeps it.")
-    expires_at = models.DateTimeField(db_index=True)
-    request_id = models.CharField(max_length=128)
-    user_id = models.CharField(max_length=64, blank=True)
-    feature = models.CharField(max_length=20)
-    provider = models.CharField(max_length=20)
-    model = models.CharField(max_length=100)
+    id = models.CharField(_("ID"), max_length=64, primary_key=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    day = models.DateField(_("day"))
+    amount_micros = models.BigIntegerField(
+        _("amount (µUSD)"), help_text=_("The call's worst-case cost.")
+    )
+    created_at = models.DateTimeField(
+        _("created at"), help_text=_("Admission time; the usage row keeps it.")
+    )
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    request_id = models.CharField(_("request ID"), max_length=128)
+    user_id = models.CharField(_("user ID"), max_length=64, blank=True)
+    feature = models.CharField(_("feature"), max_length=20)
+    provider = models.CharField(_("provider"), max_length=20)
+    model = models.CharField(_("model"), max_length=100)
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.amount_micros}µ$ until {self.expires_at:%H:%M:%S}"
@@ -118,19 +134,26 @@ class BudgetTopUp(models.Model):
     BudgetCounter.granted_micros, written in the same transaction (ai/top_ups.py)."""
 
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.CASCADE, related_name="budget_top_ups"
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        related_name="budget_top_ups",
+        verbose_name=_("tenant"),
     )
-    day = models.DateField(help_text="The tenant's local day it applies to.")
+    day = models.DateField(_("day"), help_text=_("The tenant's local day it applies to."))
     amount_usd = models.DecimalField(
-        max_digits=10, decimal_places=6, validators=[MinValueValidator(Decimal("0.000001"))]
+        _("amount (USD)"),
+        max_digits=10,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0.000001"))],
     )
-    reason = models.TextField()
-    granted_by = models.CharField(max_length=254)
-    granted_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(_("reason"))
+    granted_by = models.CharField(_("granted by"), max_length=254)
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
 
     class Meta:
         ordering = ["-granted_at"]
-        verbose_name = "budget top-up"
+        verbose_name = _("budget top-up")
+        verbose_name_plural = _("budget top-ups")
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.day}: +${self.amount_usd}"

@@ -1,6 +1,7 @@
 """Idempotency-Key claims and stored answers of POST /ai/assist."""
 
 from django.db import connection, models
+from django.utils.translation import gettext_lazy as _
 
 
 class IdempotencyKeyManager(models.Manager):
@@ -25,22 +26,35 @@ class IdempotencyKey(models.Model):
     """An Idempotency-Key of POST /ai/assist: held while its first request runs, then the
     request's 200 answer, replayed to every retry for 24 hours (ai/idempotency.py)."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the validated body.")
-    holder = models.CharField(
-        max_length=32, help_text="Token of the request that holds the key (compare-and-set)."
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
     )
-    request_id = models.CharField(max_length=128)
-    claimed_at = models.DateTimeField(db_index=True)
-    response_body = models.TextField(blank=True, help_text="The stored 200 answer (JSON).")
+    key = models.CharField(_("key"), max_length=255)
+    request_hash = models.CharField(
+        _("request hash"), max_length=64, help_text=_("SHA-256 of the validated body.")
+    )
+    holder = models.CharField(
+        _("holder"),
+        max_length=32,
+        help_text=_("Token of the request that holds the key (compare-and-set)."),
+    )
+    request_id = models.CharField(_("request ID"), max_length=128)
+    claimed_at = models.DateTimeField(_("claimed at"), db_index=True)
+    response_body = models.TextField(
+        _("response body"), blank=True, help_text=_("The stored 200 answer (JSON).")
+    )
     completed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the answer was stored; empty while in flight."
+        _("completed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the answer was stored; empty while in flight."),
     )
 
     objects = IdempotencyKeyManager()
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_tenant_key")
         ]

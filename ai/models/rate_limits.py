@@ -1,6 +1,7 @@
 """The per-tenant request rate limiter's state."""
 
 from django.db import connection, models
+from django.utils.translation import gettext_lazy as _
 
 
 class RateLimitStateManager(models.Manager):
@@ -45,14 +46,23 @@ class RateLimitState(models.Model):
     """
 
     tenant = models.OneToOneField(
-        "tenants.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="+"
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("tenant"),
     )
     tat_micros = models.BigIntegerField(
-        help_text="Theoretical arrival time, µs since the Unix epoch (GCRA)."
+        _("theoretical arrival time (µs)"),
+        help_text=_("Theoretical arrival time, µs since the Unix epoch (GCRA)."),
     )
-    admitted = models.BooleanField(default=True)
+    admitted = models.BooleanField(_("admitted"), default=True)
 
     objects = RateLimitStateManager()
+
+    class Meta:
+        verbose_name = _("rate limit state")
+        verbose_name_plural = _("rate limit states")
 
     def __str__(self) -> str:
         return f"rate limit of {self.tenant_id}"

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AIGlobalSettings(models.Model):
@@ -9,16 +10,20 @@ class AIGlobalSettings(models.Model):
 
     SINGLETON_ID = 1
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
-    global_kill_switch = models.BooleanField(default=False, help_text="On: AI off for everyone.")
-    reason = models.TextField(blank=True)
-    updated_by = models.CharField(max_length=254, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    id = models.PositiveSmallIntegerField(
+        _("ID"), primary_key=True, default=SINGLETON_ID, editable=False
+    )
+    global_kill_switch = models.BooleanField(
+        _("global kill switch"), default=False, help_text=_("On: AI off for everyone.")
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    updated_by = models.CharField(_("updated by"), max_length=254, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
         db_table = "ai_global_settings"
-        verbose_name = "global AI settings"
-        verbose_name_plural = "global AI settings"
+        verbose_name = _("global AI settings")
+        verbose_name_plural = _("global AI settings")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="ai_global_settings_singleton")
         ]
@@ -35,16 +40,19 @@ class AISettings(models.Model):
         on_delete=models.CASCADE,
         db_column="tenant_id",
         related_name="ai_settings",
+        verbose_name=_("tenant"),
     )
-    kill_switch = models.BooleanField(default=False, help_text="On: AI off for this tenant.")
-    reason = models.TextField(blank=True)
-    updated_by = models.CharField(max_length=254, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    kill_switch = models.BooleanField(
+        _("kill switch"), default=False, help_text=_("On: AI off for this tenant.")
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    updated_by = models.CharField(_("updated by"), max_length=254, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
         db_table = "ai_settings"
-        verbose_name = "tenant AI settings"
-        verbose_name_plural = "tenant AI settings"
+        verbose_name = _("tenant AI settings")
+        verbose_name_plural = _("tenant AI settings")
 
     def __str__(self) -> str:
         return f"AI settings of {self.tenant_id}"
@@ -59,16 +67,19 @@ class KillSwitchChange(models.Model):
         null=True,
         blank=True,
         related_name="kill_switch_changes",
-        help_text="Empty for the global switch.",
+        verbose_name=_("tenant"),
+        help_text=_("Empty for the global switch."),
     )
-    old_value = models.BooleanField()
-    new_value = models.BooleanField()
-    reason = models.TextField()
-    changed_by = models.CharField(max_length=254)
-    changed_at = models.DateTimeField(default=timezone.now)
+    old_value = models.BooleanField(_("old value"))
+    new_value = models.BooleanField(_("new value"))
+    reason = models.TextField(_("reason"))
+    changed_by = models.CharField(_("changed by"), max_length=254)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     class Meta:
         ordering = ["-changed_at"]
+        verbose_name = _("kill switch change")
+        verbose_name_plural = _("kill switch changes")
 
     def __str__(self) -> str:
         scope = self.tenant_id or "global"

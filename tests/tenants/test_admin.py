@@ -449,7 +449,9 @@ def test_a_plan_and_budget_override_change_is_logged_with_old_and_new_values(sta
     data.update(plan="starter", daily_budget_override="2.5")
     response = staff_client.post(change_url(tenant), data)
     assert response.status_code == 302
-    assert log_messages(tenant) == ["Changed Plan: pro → starter; Daily budget override: — → 2.5."]
+    assert log_messages(tenant) == [
+        "Changed Plan: pro → starter; Daily budget override (USD): — → 2.5."
+    ]
 
 
 def test_staff_who_may_only_view_see_the_tenant_page_without_a_reason_field(
@@ -527,7 +529,7 @@ def test_a_plan_change_is_logged_with_old_and_new_values(staff_client):
     assert response.status_code == 302
     assert not [text for level, text in messages_of(response) if level == "warning"]
     assert log_messages(pro) == [
-        "Changed Daily budget usd: 10.000000 → 12.5; Model: kbz-standard → kbz-premium; "
+        "Changed Daily budget (USD): 10.000000 → 12.5; Model: kbz-standard → kbz-premium; "
         "Requests per minute: 120 → 240."
     ]
     pro.refresh_from_db()

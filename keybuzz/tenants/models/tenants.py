@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
 
 money_validators = [MinValueValidator(Decimal("0"))]
 
@@ -25,29 +26,38 @@ def validate_timezone(name: str) -> None:
 class Plan(models.Model):
     """A subscription plan: which model a tenant's calls use and how much it may spend a day."""
 
-    code = models.CharField(max_length=32, primary_key=True)
-    name = models.CharField(max_length=100)
+    code = models.CharField(_("code"), max_length=32, primary_key=True)
+    name = models.CharField(_("name"), max_length=100)
     daily_budget_usd = models.DecimalField(
-        max_digits=12, decimal_places=6, validators=money_validators
+        _("daily budget (USD)"), max_digits=12, decimal_places=6, validators=money_validators
     )
     model = models.ForeignKey(
         "ai.ModelPrice",
         on_delete=models.PROTECT,
         db_column="model",
         related_name="plans",
-        help_text="The LiteLLM model alias this plan's calls use.",
+        verbose_name=_("model"),
+        help_text=_("The LiteLLM model alias this plan's calls use."),
     )
     fallback_model = models.CharField(
-        max_length=100, blank=True, help_text="Label of the fallback configured in LiteLLM."
+        _("fallback model"),
+        max_length=100,
+        blank=True,
+        help_text=_("Label of the fallback configured in LiteLLM."),
     )
     requests_per_minute = models.PositiveIntegerField(
+        _("requests per minute"),
         default=60,
         validators=[MinValueValidator(1), MaxValueValidator(60_000)],
-        help_text="Assist requests a tenant may make per minute (a burst of this many, then "
-        "one every 60/N seconds).",
+        help_text=_(
+            "Assist requests a tenant may make per minute (a burst of this many, then "
+            "one every 60/N seconds)."
+        ),
     )
 
     class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(requests_per_minute__gte=1),
@@ -67,6 +77,7 @@ class Tenant(models.Model):
         FR = "fr", "Français"
 
     id = models.CharField(
+        _("ID"),
         max_length=64,
         primary_key=True,
         validators=[
@@ -76,28 +87,36 @@ class Tenant(models.Model):
             )
         ],
     )
-    name = models.CharField(max_length=200)
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="tenants")
+    name = models.CharField(_("name"), max_length=200)
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="tenants", verbose_name=_("plan")
+    )
     timezone = models.CharField(
+        _("time zone"),
         max_length=64,
         blank=True,
         validators=[validate_timezone],
-        help_text="IANA name; its days bound the daily budget. Empty: AI_BUDGET_TIMEZONE.",
+        help_text=_("IANA name; its days bound the daily budget. Empty: AI_BUDGET_TIMEZONE."),
     )
-    language = models.CharField(max_length=2, choices=Language.choices, default=Language.EN)
-    is_active = models.BooleanField(default=True)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.EN
+    )
+    is_active = models.BooleanField(_("active"), default=True)
     daily_budget_override = models.DecimalField(
+        _("daily budget override (USD)"),
         max_digits=12,
         decimal_places=6,
         null=True,
         blank=True,
         validators=money_validators,
-        help_text="Replaces the plan's daily budget for this tenant when set.",
+        help_text=_("Replaces the plan's daily budget for this tenant when set."),
     )
-    created_at = models.DateTimeField(default=now)
+    created_at = models.DateTimeField(_("created at"), default=now)
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -121,18 +140,25 @@ class Membership(models.Model):
     """A user's place in a tenant. Roles share API rights; they differ for alerts and members."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        AGENT = "agent", "Agent"
+        OWNER = "owner", _("Owner")
+        ADMIN = "admin", _("Admin")
+        AGENT = "agent", _("Agent")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
-    created_at = models.DateTimeField(default=now)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant")
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(_("created at"), default=now)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_unique")
         ]
