@@ -23,7 +23,7 @@ from rest_framework.views import set_rollback
 logger = logging.getLogger("keybuzz.errors")
 
 # The server-rendered pages of the contract (§7); every other path is an API path.
-PAGE_PREFIXES = ("/staff/", "/accounts/", "/usage/", "/api/docs/", "/static/")
+PAGE_PREFIXES = ("/staff/", "/accounts/", "/usage/", "/i18n/", "/api/docs/", "/static/")
 
 
 class ApiError(Exception):

@@ -127,9 +127,11 @@ def log_in(browser: WebDriver, login_url: str, *, email: str, password: str) -> 
     """Sign in through a real login form (the staff console's or /accounts/login/: both name
     their fields username and password), and fail with the form's error if it is refused."""
     browser.get(login_url)
-    browser.find_element(By.NAME, "username").send_keys(email)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
+    password_field = browser.find_element(By.NAME, "password")
+    form = password_field.find_element(By.XPATH, "./ancestor::form")  # not the language switcher
+    form.find_element(By.NAME, "username").send_keys(email)
+    password_field.send_keys(password)
+    form.find_element(By.CSS_SELECTOR, "[type=submit]").click()
     login_path = urlsplit(login_url).path
     wait_for(
         browser,

@@ -1,6 +1,8 @@
 """A tenant member watches its usage page in a real browser: an assist call made elsewhere shows
 up without a reload, the page switches to French, and it fits a desktop and a phone screen."""
 
+import base64
+
 import pytest
 import requests
 from selenium.webdriver.common.by import By
@@ -34,17 +36,38 @@ def calls_shown(browser) -> tuple[str, str]:
 
 
 def screenshot(browser, name: str, size: tuple[int, int]) -> None:
-    """Always saved (not only on failure): the page as a reviewer would see it."""
+    """Always saved (not only on failure): the whole page at that window size, as a reviewer
+    would scroll through it."""
     browser.set_window_size(*size)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        },
+    )
     ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / f"usage_page_{name}.png"))
+    (ARTIFACTS / f"usage_page_{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
 def assert_fits_the_width(browser) -> None:
-    overflow = browser.execute_script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    """No sideways scrolling: nothing pokes out of the screen (wide tables scroll inside their
+    own box). On failure, names the outermost elements that do."""
+    overflow, culprits = browser.execute_script(
+        """
+        const width = document.documentElement.clientWidth;
+        const sticksOut = (e) => e.getBoundingClientRect().right > width + 0.5;
+        const culprits = [...document.body.querySelectorAll("*")]
+          .filter((e) => sticksOut(e) && !sticksOut(e.parentElement)
+            && getComputedStyle(e.parentElement).overflowX === "visible")
+          .map((e) => e.outerHTML.slice(0, 120));
+        return [document.documentElement.scrollWidth - width, culprits];
+        """
     )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen: {culprits}"
 
 
 def test_a_member_sees_its_calls_change_live_and_switches_to_french(app_server, agent, browser):
@@ -90,7 +113,10 @@ def test_a_member_sees_its_calls_change_live_and_switches_to_french(app_server, 
     # then the page comes back in French, on the same tenant
     wait_for(
         browser,
-        lambda b: b.find_elements(By.CSS_SELECTOR, "html[lang=fr]"),
+        lambda b: (
+            b.find_elements(By.CSS_SELECTOR, "html[lang=fr]")
+            and b.execute_script("return document.readyState") == "complete"
+        ),
         message="the page did not switch to French",
     )
     card = browser.find_element(By.ID, "usage-card")
