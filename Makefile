@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEV_ENV := DEBUG=true LOG_FORMAT=text
 
-.PHONY: run test test-integration test-reliability test-fuzz test-browser lint format
+.PHONY: run test test-integration test-reliability test-fuzz test-browser lint format messages
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -49,3 +49,10 @@ lint: $(INSTALLED)
 format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## messages: refresh locale/fr/LC_MESSAGES/django.po from the code (needs GNU gettext's xgettext,
+## a developer tool), then compile the .mo that is committed (Babel, no msgfmt needed)
+messages: $(INSTALLED)
+	$(DEV_ENV) $(PYTHON) manage.py makemessages --locale fr --no-obsolete --ignore ".venv/*" \
+		--ignore "tests/*" --ignore "staticfiles/*" --ignore "bench/*"
+	$(VENV)/bin/pybabel compile --directory locale --domain django --statistics
