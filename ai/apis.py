@@ -56,6 +56,20 @@ SEED_STATUS = {
         "remaining": 9.997411,
         "allowed": True,
     },
+    "alertsToday": [],
+}
+STATUS_WITH_ALERTS = {
+    **SEED_STATUS,
+    "budget": {
+        "dailyBudget": 10,
+        "used": 8.004512,
+        "reserved": 0.02,
+        "remaining": 1.995488,
+        "allowed": True,
+    },
+    "alertsToday": [
+        {"kind": "budget_percent", "threshold": 80, "at": "2026-03-10T14:42:07.123456Z"}
+    ],
 }
 REQUEST_ID_HEADER = OpenApiParameter(
     "X-Request-Id",
@@ -195,6 +209,19 @@ class AssistApi(APIView):
         return response
 
 
+@extend_schema_serializer(component_name="AssistStatusAlert")
+class AlertTodaySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["budget_percent", "budget_blocked"],
+        help_text="`budget_percent`: spend passed `threshold` % of the day's budget (top-ups "
+        "included); `budget_blocked`: a request was refused by the budget.",
+    )
+    threshold = money_field(
+        allow_null=True, help_text="A percent of the daily budget; null for `budget_blocked`."
+    )
+    at = serializers.DateTimeField(help_text="When it happened (the alert was raised).")
+
+
 class AssistStatusApi(APIView):
     """GET /ai/assist/status?tenantId=: availability and today's budget."""
 
@@ -210,13 +237,21 @@ class AssistStatusApi(APIView):
         model = serializers.CharField()
         budget = BudgetSerializer()
         reason = serializers.CharField(required=False)
+        alertsToday = AlertTodaySerializer(
+            many=True,
+            help_text="The cost alerts raised for the tenant's local today, oldest first: each "
+            "threshold passed and a first refusal by the budget, once a day each.",
+        )
 
     @extend_schema(
         operation_id="ai_assist_status",
         summary="Whether the tenant can get suggestions now, and its budget today",
         parameters=[InputSerializer],
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 500, 503)},
-        examples=[OpenApiExample("A pro tenant after the seed's call", value=SEED_STATUS)],
+        examples=[
+            OpenApiExample("A pro tenant after the seed's call", value=SEED_STATUS),
+            OpenApiExample("A pro tenant past 80 % of its budget", value=STATUS_WITH_ALERTS),
+        ],
     )
     def get(self, request):
         data = self.InputSerializer(data=request.query_params)

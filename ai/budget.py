@@ -150,7 +150,9 @@ def budget_close_abandoned(*, tenant: Tenant | None = None, limit: int = 1000) -
     Their process died or could not commit its settle; what they held is charged (the call may
     have been paid upstream) and stops holding budget. Returns how many were closed.
     """
-    expired = Reservation.objects.filter(expires_at__lt=timezone.now()).select_related("tenant")
+    expired = Reservation.objects.filter(expires_at__lt=timezone.now()).select_related(
+        "tenant__plan__model"  # recording its row reads the plan (alert thresholds)
+    )
     if tenant is not None:
         expired = expired.filter(tenant=tenant)
     closed = 0

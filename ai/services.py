@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.selectors import alerts_today
 from keybuzz.metrics import upstream_call_timed
 from keybuzz.tenants.models import Tenant, User
 from usage.models import AIUsage
@@ -126,6 +127,7 @@ def assist_status(*, tenant: Tenant) -> dict:
         "plan": tenant.plan_id,
         "model": price.alias,
         "budget": state.as_json(allowed=allowed),
+        "alertsToday": alerts_today(tenant=tenant),
     }
     reason = switches.reason or (None if allowed else "budget_exceeded")
     if reason:

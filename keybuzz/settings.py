@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "keybuzz.tenants",
     "ai",
     "usage",
+    "alerts",
     "keybuzz.console.apps.ConsoleConfig",
 ]
 
@@ -192,6 +193,14 @@ KEYBUZZ = {
     "AI_IDEMPOTENCY_WAIT_SECONDS": env.float("AI_IDEMPOTENCY_WAIT_SECONDS", default=5.0),
     "REDIS_URL": env.str("REDIS_URL", default=""),
     "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
+    # Cost alerts (docs/ALERTS.md). Staff who get every alert by email; empty: every active
+    # staff user's email.
+    "ALERT_STAFF_EMAILS": env.list("ALERT_STAFF_EMAILS", default=[]),
+    # A delivery (one email or one webhook) failing this many times is marked dead.
+    "ALERT_MAX_ATTEMPTS": env.int("ALERT_MAX_ATTEMPTS", default=8),
+    # Retry n waits base * 2^(n-1) seconds (capped at an hour).
+    "ALERT_RETRY_BASE_SECONDS": env.float("ALERT_RETRY_BASE_SECONDS", default=30.0),
+    "ALERT_WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
 }
 if KEYBUZZ["AI_RESERVATION_TTL_SECONDS"] <= KEYBUZZ["LITELLM_TIMEOUT_SECONDS"]:
     raise ImproperlyConfigured("AI_RESERVATION_TTL_SECONDS must exceed LITELLM_TIMEOUT_SECONDS.")
@@ -201,6 +210,12 @@ except (ZoneInfoNotFoundError, ValueError) as exc:
     raise ImproperlyConfigured("AI_BUDGET_TIMEZONE must be an IANA timezone name.") from exc
 if KEYBUZZ["AI_MAX_OUTPUT_TOKENS"] < 1:
     raise ImproperlyConfigured("AI_MAX_OUTPUT_TOKENS must be a positive integer.")
+if KEYBUZZ["ALERT_MAX_ATTEMPTS"] < 1:
+    raise ImproperlyConfigured("ALERT_MAX_ATTEMPTS must be a positive integer.")
+if not KEYBUZZ["ALERT_RETRY_BASE_SECONDS"] > 0 or not KEYBUZZ["ALERT_WEBHOOK_TIMEOUT_SECONDS"] > 0:
+    raise ImproperlyConfigured(
+        "ALERT_RETRY_BASE_SECONDS and ALERT_WEBHOOK_TIMEOUT_SECONDS must be positive."
+    )
 
 # Logs: one JSON object per line (for the log pipeline) unless LOG_FORMAT=text (a terminal). The
 # filter puts the request id and tenant id of the request being served on every record.

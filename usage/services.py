@@ -1,7 +1,8 @@
 """The one recording path for AI usage: the API, seed_demo and generate_usage all write here.
 
 In the transaction that inserts the ai_usage rows it also adds them to what is derived from
-them, the daily rollups and the budget counters' `spent`, so those are exact by construction.
+them, the daily rollups and the budget counters' `spent`, so those are exact by construction,
+and raises the cost alerts those rows cause (alerts.detection: the outbox).
 """
 
 import secrets
@@ -17,6 +18,12 @@ from django.utils import timezone
 
 from ai.models import BudgetCounter
 from ai.pricing import to_micros
+from alerts.detection import (
+    BLOCKED_BY_BUDGET,
+    alerts_day_watched,
+    alerts_detect_blocked,
+    alerts_detect_spend,
+)
 from keybuzz.metrics import usage_rows_count_on_commit
 from keybuzz.tenants.models import Tenant
 
@@ -57,20 +64,25 @@ def usage_id_new() -> str:
 
 
 def usage_record(*, entry: UsageEntry) -> AIUsage:
-    """Record one request's row (see usage_record_many)."""
-    return AIUsage(**dict(zip(_COLUMNS, _record([entry])[0], strict=True)))
+    """Record one request's row (see usage_record_many); a live call: its day may alert."""
+    return AIUsage(**dict(zip(_COLUMNS, _record([entry], live=True)[0], strict=True)))
 
 
 def usage_record_many(*, entries: Sequence[UsageEntry]) -> int:
-    """Record a batch: the rows, their rollups and their spend, all of it or none of it."""
-    return len(_record(entries))
+    """Record a batch: the rows, their rollups and their spend, all of it or none of it.
+
+    History it backfills raises no alert: only the tenants' current local day may.
+    """
+    return len(_record(entries, live=False))
 
 
-def _record(entries: Sequence[UsageEntry]) -> list[tuple]:
+def _record(entries: Sequence[UsageEntry], *, live: bool) -> list[tuple]:
     now = timezone.now()
     rows: list[tuple] = []
     rollups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     spent: dict[tuple[str, date], int] = defaultdict(int)
+    tenants: dict[str, Tenant] = {}  # of the tenant-days that may alert
+    blocked: set[tuple[str, date]] = set()  # tenant-days with a row refused by the budget
     for entry in entries:
         created_at = entry.created_at or now
         day = entry.day or entry.tenant.local_day(created_at)
@@ -87,19 +99,47 @@ def _record(entries: Sequence[UsageEntry]) -> list[tuple]:
         rollup[2] += cost
         if cost:
             spent[entry.tenant.id, day] += cost
+            tenants[entry.tenant.id] = entry.tenant
+        elif entry.error_code == BLOCKED_BY_BUDGET and entry.status == AIUsage.Status.BLOCKED:
+            blocked.add((entry.tenant.id, day))
+            tenants[entry.tenant.id] = entry.tenant
     # savepoint=False: inside a caller's transaction this adds no SAVEPOINT round trips; a
     # failure still aborts everything, which is what "all or none" asks for.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _insert_rows(cursor, rows)
         # Counters before rollups, each in sorted order: the order in which settling a call
         # (ai.budget) and rebuilding (usage.rebuild) lock them too, so writers never deadlock.
+        moved = {}
         for (tenant_id, day), amount in sorted(spent.items()):
-            BudgetCounter.objects.add_spent(tenant_id=tenant_id, day=day, amount=amount)
+            after, granted = BudgetCounter.objects.add_spent(
+                tenant_id=tenant_id, day=day, amount=amount
+            )
+            moved[tenant_id, day] = (after - amount, after, granted)
         cursor.executemany(
             _ROLLUP_UPSERT, [(*key, *totals) for key, totals in sorted(rollups.items())]
         )
+        _alerts_detect(tenants, moved, blocked, now=now, live=live)
         usage_rows_count_on_commit(entries)  # the metrics move only if these rows commit
     return rows
+
+
+def _alerts_detect(tenants, moved: dict, blocked: set, *, now: datetime, live: bool) -> None:
+    """Raise the alerts of the tenant-days this write moved (no query unless one is due)."""
+    for tenant_id, day in sorted(moved.keys() | blocked):
+        tenant = tenants[tenant_id]
+        if not alerts_day_watched(tenant=tenant, day=day, now=now, live=live):
+            continue
+        if (tenant_id, day) in blocked:
+            alerts_detect_blocked(tenant=tenant, day=day)
+        if (tenant_id, day) in moved:
+            before, after, granted = moved[tenant_id, day]
+            alerts_detect_spend(
+                tenant=tenant,
+                day=day,
+                before_micros=before,
+                after_micros=after,
+                granted_micros=granted,
+            )
 
 
 def _insert_rows(cursor, rows: list[tuple]) -> None:

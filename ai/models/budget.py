@@ -33,9 +33,17 @@ class BudgetCounterManager(models.Manager):
             cursor.execute(sql, params)
             return cursor.fetchone() is not None
 
-    def add_spent(self, *, tenant_id: str, day, amount: int) -> None:
+    def add_spent(self, *, tenant_id: str, day, amount: int) -> tuple[int, int]:
+        """Add `amount` to the day's spend; returns the row's new (spent, granted), read in the
+        same statement, so that cost alerts see exactly what this write moved the spend from
+        and to (concurrent writers serialize on the row)."""
         with connection.cursor() as cursor:
-            cursor.execute(self._add_to("spent_micros"), [tenant_id, day, amount, 0, 0])
+            cursor.execute(
+                self._add_to("spent_micros") + "RETURNING spent_micros, granted_micros",
+                [tenant_id, day, amount, 0, 0],
+            )
+            spent, granted = cursor.fetchone()
+        return spent, granted
 
     def add_granted(self, *, tenant_id: str, day, amount: int) -> None:
         with connection.cursor() as cursor:

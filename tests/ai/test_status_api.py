@@ -44,6 +44,7 @@ def test_a_fresh_tenant_is_available_with_its_whole_budget(reader, with_litellm)
     assert response.json() == {
         "available": True, "provider": "litellm", "plan": "pro", "model": "kbz-standard",
         "budget": {"dailyBudget": 10, "used": 0, "reserved": 0, "remaining": 10, "allowed": True},
+        "alertsToday": [],
     }  # fmt: skip
 
 
@@ -114,6 +115,6 @@ def test_a_status_without_tenant_id_is_400(reader):
 
 
 def test_the_status_reads_only_todays_counter(reader, tenant, django_assert_num_queries):
-    # auth, tenant with membership, switches, today's counter
-    with django_assert_num_queries(4):
+    # auth, tenant with membership, switches, today's counter, today's alerts
+    with django_assert_num_queries(5):
         status(reader)

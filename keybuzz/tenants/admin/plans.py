@@ -29,6 +29,7 @@ class PlanAdmin(ValueChangesLogged):
         "model",
         "fallback_model",
         "requests_per_minute",
+        "alert_percents",
         "budget_check",
     ]
 

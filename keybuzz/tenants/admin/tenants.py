@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ai.models import AISettings
 from ai.selectors import budget_states_today, tenant_ids_using_at_least
+from alerts.admin import WebhookEndpointInline
 from keybuzz.admin_audit import ValueChangesLogged
 from usage.models import AIUsage
 from usage.selectors import percent_used
@@ -65,10 +66,11 @@ class TenantAdmin(KillSwitchActions, TopUpView, ValueChangesLogged):
     ]
     search_fields = ["id", "name"]
     actions = ["disable_ai", "enable_ai"]
-    inlines = [AISettingsInline, MembershipInline]
+    inlines = [AISettingsInline, MembershipInline, WebhookEndpointInline]
     fieldsets = [
         (None, {"fields": ["id", "name", "timezone", "language", "is_active", "created_at"]}),
         (_("Plan and budget"), {"fields": ["plan", "daily_budget_override", "budget_check"]}),
+        (_("Cost alerts"), {"fields": ["alert_percents"]}),
     ]
 
     class Media:

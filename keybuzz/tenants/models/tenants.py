@@ -10,6 +10,29 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 money_validators = [MinValueValidator(Decimal("0"))]
+MAX_ALERT_PERCENTS = 5
+
+
+def default_alert_percents() -> list[int]:
+    return [80, 100]
+
+
+def validate_alert_percents(value) -> None:
+    """Budget alert thresholds: 1 to 5 distinct percents of the daily budget, each in (0, 100]."""
+    if value is None:
+        return
+    numbers = isinstance(value, list) and all(
+        isinstance(item, int | float) and not isinstance(item, bool) for item in value
+    )
+    if not numbers or not 1 <= len(value) <= MAX_ALERT_PERCENTS:
+        raise ValidationError(
+            _("Give a list of 1 to %(max)s percents, e.g. [80, 100]."),
+            params={"max": MAX_ALERT_PERCENTS},
+        )
+    if any(not 0 < item <= 100 for item in value):
+        raise ValidationError(_("Each percent must be above 0 and at most 100."))
+    if len({Decimal(str(item)) for item in value}) != len(value):
+        raise ValidationError(_("The percents must be distinct."))
 
 
 def validate_timezone(name: str) -> None:
@@ -52,6 +75,15 @@ class Plan(models.Model):
         help_text=_(
             "Assist requests a tenant may make per minute (a burst of this many, then "
             "one every 60/N seconds)."
+        ),
+    )
+    alert_percents = models.JSONField(
+        _("alert percents"),
+        default=default_alert_percents,
+        validators=[validate_alert_percents],
+        help_text=_(
+            "Percents of the daily budget (top-ups included) whose first crossing in a day "
+            "alerts the tenant's owners and admins and staff: a JSON list such as [80, 100]."
         ),
     )
 
@@ -110,6 +142,16 @@ class Tenant(models.Model):
         blank=True,
         validators=money_validators,
         help_text=_("Replaces the plan's daily budget for this tenant when set."),
+    )
+    alert_percents = models.JSONField(
+        _("alert percents"),
+        null=True,
+        blank=True,
+        validators=[validate_alert_percents],
+        help_text=_(
+            "Replaces the plan's alert percents for this tenant when set: a JSON list such as "
+            "[50, 90, 100], or [] for none; empty: the plan's."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), default=now)
 
