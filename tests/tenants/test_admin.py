@@ -1,6 +1,7 @@
 """The Tenants and Plans pages of the staff console: today's budget on the list, its filters, the
 kill switch actions and inline, value-logged plan and budget changes, budget warnings, top-ups."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -498,6 +499,9 @@ def plan_form(plan: Plan, **changes) -> dict:
         "model": plan.model_id,
         "fallback_model": plan.fallback_model,
         "requests_per_minute": plan.requests_per_minute,
+        "alert_percents": json.dumps(plan.alert_percents),
+        # the form's hidden copy of a callable default, as a browser posts it back
+        "initial-alert_percents": json.dumps(plan.alert_percents),
         **changes,
     }
 
