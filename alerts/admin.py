@@ -10,7 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from keybuzz.admin_audit import ValueChangesLogged
+from keybuzz.admin_audit import ValueChangesLogged, in_site_language
 from keybuzz.read_only_admin import ReadOnlyModelAdmin
 
 from .delivery import alert_deliveries_resend
@@ -107,12 +107,13 @@ class AlertAdmin(ReadOnlyModelAdmin):
         alerts = list(queryset)
         for alert in alerts:
             count = alert_deliveries_resend(deliveries=AlertDelivery.objects.filter(alert=alert))
-            message = ngettext(
-                "Resend requested: %(count)d delivery pending again.",
-                "Resend requested: %(count)d deliveries pending again.",
-                count,
-            )
-            self.log_change(request, alert, message % {"count": count})
+            with in_site_language():
+                message = ngettext(
+                    "Resend requested: %(count)d delivery pending again.",
+                    "Resend requested: %(count)d deliveries pending again.",
+                    count,
+                ) % {"count": count}
+            self.log_change(request, alert, message)
         self.message_user(
             request,
             ngettext(
@@ -186,7 +187,9 @@ class WebhookEndpointAdmin(SecretShown, ValueChangesLogged):
     def regenerate_secret(self, request, queryset):
         for endpoint in queryset.select_related("tenant"):
             webhook_secret_regenerate(endpoint=endpoint)
-            self.log_change(request, endpoint, gettext("Regenerated the signing secret."))
+            with in_site_language():
+                message = gettext("Regenerated the signing secret.")
+            self.log_change(request, endpoint, message)
             _announce_secret(request, endpoint)
 
 

@@ -64,7 +64,9 @@ def _staff_recipients() -> list[str]:
 def _message(alert: Alert, recipients: list[str], language: str, *, for_staff: bool):
     with translation.override(language):
         context = _context(alert, for_staff=for_staff)
-        subject = " ".join(render_to_string("alerts/email_subject.txt", context).split())
+        # One line, keeping French no-break spaces (str.split() would turn them into spaces).
+        subject = " ".join(render_to_string("alerts/email_subject.txt", context).splitlines())
+        subject = " ".join(part for part in subject.split(" ") if part)
         body = render_to_string("alerts/email_body.txt", context)
     return EmailMessage(
         subject,

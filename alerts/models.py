@@ -195,4 +195,4 @@ class AlertSettings(models.Model):
         ]
 
     def __str__(self) -> str:
-        return "Alert settings"
+        return str(_("Alert settings"))

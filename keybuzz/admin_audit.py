@@ -13,6 +13,11 @@ from django.db import models
 from django.utils import translation
 
 
+def in_site_language():
+    """Audit text is stored: write it in the site's language, whatever the editor's own."""
+    return translation.override(settings.LANGUAGE_CODE)
+
+
 def _shown(value) -> str:
     if isinstance(value, models.Model):
         value = value.pk
@@ -27,7 +32,7 @@ class ValueChangesLogged(admin.ModelAdmin):
         if add or not changed:
             return default
         # Stored as text, so written in the site's language whatever the editor's own.
-        with translation.override(settings.LANGUAGE_CODE):
+        with in_site_language():
             changes = "; ".join(
                 f"{form[name].label}: {_shown(form.initial.get(name))} → "
                 f"{_shown(form.cleaned_data.get(name))}"

@@ -116,4 +116,7 @@ class UsagePurge(models.Model):
         verbose_name_plural = _("usage purges")
 
     def __str__(self) -> str:
-        return f"purged before {self.before} ({self.rows_deleted} rows)"
+        return _("purged before %(day)s (%(rows)s rows)") % {
+            "day": self.before,
+            "rows": self.rows_deleted,
+        }

@@ -65,4 +65,4 @@ class RateLimitState(models.Model):
         verbose_name_plural = _("rate limit states")
 
     def __str__(self) -> str:
-        return f"rate limit of {self.tenant_id}"
+        return _("rate limit of %(tenant)s") % {"tenant": self.tenant_id}

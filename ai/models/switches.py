@@ -29,7 +29,7 @@ class AIGlobalSettings(models.Model):
         ]
 
     def __str__(self) -> str:
-        return "Global AI settings"
+        return str(_("Global AI settings"))
 
 
 class AISettings(models.Model):
@@ -55,7 +55,7 @@ class AISettings(models.Model):
         verbose_name_plural = _("tenant AI settings")
 
     def __str__(self) -> str:
-        return f"AI settings of {self.tenant_id}"
+        return _("AI settings of %(tenant)s") % {"tenant": self.tenant_id}
 
 
 class KillSwitchChange(models.Model):

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsoleConfig(AppConfig):
@@ -7,7 +8,7 @@ class ConsoleConfig(AppConfig):
 
     name = "keybuzz.console"
     label = "console"
-    verbose_name = "Staff console"
+    verbose_name = _("Staff console")
 
 
 class StaffAdminConfig(AdminConfig):

@@ -46,8 +46,8 @@ def test_spend_today_and_yesterday_equal_the_platform_api(console, client_for, s
         today["costUsd"], yesterday["costUsd"],
     )  # fmt: skip
     page = console.get("/staff/").text
-    assert '<span data-value="spend-today">1.75</span>' in page
-    assert '<span data-value="spend-yesterday">2.00</span>' in page
+    assert '<span data-value="spend-today">$1.75</span>' in page
+    assert '<span data-value="spend-yesterday">$2.00</span>' in page
 
 
 @freeze_time(NOON)
@@ -59,9 +59,9 @@ def test_the_last_24_hours_count_calls_blocked_and_errors(console, shops):
     _record(shops[1], "0.1", at=timezone.now() - timedelta(hours=25))  # too old
     assert dashboard_read().last_24h == {"success": 2, "blocked": 1, "error": 1}
     page = console.get("/staff/").text
-    assert '<span data-value="calls-24h">2</span>' in page
-    assert '<span data-value="blocked-24h">1</span>' in page
-    assert '<span data-value="errors-24h">1</span>' in page
+    assert '<p class="figure" data-value="calls-24h">2 calls</p>' in page
+    assert '<span data-value="blocked-24h">1 blocked</span>' in page
+    assert '<span data-value="errors-24h">1 error</span>' in page
 
 
 @freeze_time(NOON)

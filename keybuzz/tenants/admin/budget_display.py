@@ -2,6 +2,7 @@
 
 from decimal import ROUND_DOWN, Decimal
 
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -15,9 +16,13 @@ REACHED_PERCENT = Decimal(100)
 
 
 def usd(amount: Decimal) -> str:
-    """Cents when they say it all (10.00), else every significant decimal (0.002589)."""
+    """Cents when they say it all (10.00), else every significant decimal (0.002589), in the
+    reader's number format (10,00 in French)."""
     cents = amount.quantize(CENT)
-    return str(cents) if cents == amount else f"{amount.normalize():f}"
+    if cents == amount:
+        return number_format(cents, decimal_pos=2)
+    shown = amount.normalize()
+    return number_format(shown, decimal_pos=-shown.as_tuple().exponent)
 
 
 def percent_badge(percent: Decimal) -> SafeString:
@@ -29,12 +34,14 @@ def percent_badge(percent: Decimal) -> SafeString:
     elif percent >= NEAR_LIMIT_PERCENT:
         level, label = "near", gettext("near the limit")
     else:
-        return format_html('<span class="kbz-budget kbz-budget--ok">{} %</span>', shown)
+        return format_html(
+            '<span class="kbz-budget kbz-budget--ok">{} %</span>', number_format(shown, 1)
+        )
     return format_html(
         '<span class="kbz-budget kbz-budget--{}">{} % <span class="kbz-budget__label">({})'
         "</span></span>",
         level,
-        shown,
+        number_format(shown, 1),
         label,
     )
 

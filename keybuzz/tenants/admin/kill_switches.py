@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ai.kill_switches import kill_switch_set
 from ai.models import AISettings
+from keybuzz.admin_audit import in_site_language
 
 from ..models import Tenant
 
@@ -62,7 +63,9 @@ class KillSwitchActions:
             with transaction.atomic():
                 for tenant in tenants:
                     kill_switch_set(tenant=tenant, on=on, reason=reason, actor=request.user.email)
-                    self.log_change(request, tenant, kill_switch_log_message(on=on, reason=reason))
+                    with in_site_language():
+                        message = kill_switch_log_message(on=on, reason=reason)
+                    self.log_change(request, tenant, message)
             done = self._done_message(on=on, count=len(tenants))
             self.message_user(request, done, messages.SUCCESS)
             return None  # back to the changelist

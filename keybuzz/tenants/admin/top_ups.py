@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from ai.pricing import from_micros
 from ai.selectors import budget_state
 from ai.top_ups import TOP_UP_MAX_USD, budget_top_up, top_up_amount_errors
+from keybuzz.admin_audit import in_site_language
 from keybuzz.errors import InvalidRequest
 from usage.selectors import percent_used
 
@@ -101,12 +102,11 @@ class TopUpView:
 
     def _top_up_done(self, request, tenant, top_up):
         values = {"amount": usd(top_up.amount_usd), "day": top_up.day, "reason": top_up.reason}
-        self.log_change(
-            request,
-            tenant,
-            gettext("Granted a one-day top-up of %(amount)s USD for %(day)s. Reason: %(reason)s")
-            % values,
-        )
+        with in_site_language():
+            message = gettext(
+                "Granted a one-day top-up of %(amount)s USD for %(day)s. Reason: %(reason)s"
+            ) % values
+        self.log_change(request, tenant, message)
         self.message_user(
             request,
             gettext("Granted %(amount)s USD more to %(tenant)s for %(day)s.")
