@@ -36,8 +36,8 @@ def _switch_on(client):
 def _edit_plan(client):
     return client.post("/staff/tenants/plan/pro/change/", {
         "code": "pro", "name": "Pro", "daily_budget_usd": "12", "model": "kbz-standard",
-        "fallback_model": "GPT-4o-mini", "requests_per_minute": "120", "alert_percents": "[80, 100]",
-        "_save": "Save",
+        "fallback_model": "GPT-4o-mini", "requests_per_minute": "120",
+        "alert_percents": "[80, 100]", "_save": "Save",
     })  # fmt: skip
 
 
