@@ -103,9 +103,12 @@ class TopUpView:
     def _top_up_done(self, request, tenant, top_up):
         values = {"amount": usd(top_up.amount_usd), "day": top_up.day, "reason": top_up.reason}
         with in_site_language():
-            message = gettext(
-                "Granted a one-day top-up of %(amount)s USD for %(day)s. Reason: %(reason)s"
-            ) % values
+            message = (
+                gettext(
+                    "Granted a one-day top-up of %(amount)s USD for %(day)s. Reason: %(reason)s"
+                )
+                % values
+            )
         self.log_change(request, tenant, message)
         self.message_user(
             request,
