@@ -4,7 +4,8 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEV_ENV := DEBUG=true LOG_FORMAT=text
 
-.PHONY: run test test-integration test-reliability test-fuzz test-browser lint format messages
+.PHONY: run test test-integration test-reliability test-fuzz test-browser lint format messages \
+	bench bench-smoke
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -39,6 +40,17 @@ test-fuzz: $(INSTALLED)
 ## gunicorn on PostgreSQL (DATABASE_URL): the staff console used as staff use it
 test-browser: $(INSTALLED)
 	KEYBUZZ_BROWSER=1 $(PYTHON) -m pytest tests/browser
+
+## bench: the gateway benchmark (docs/PERFORMANCE.md): the app, a real LiteLLM proxy and a 50 ms
+## stub LLM side by side under wrk, on PostgreSQL (keybuzz_bench_gateway, keybuzz_bench_1m and the
+## 10 M-row keybuzz_bench, generated once); median of 3 runs; BENCH_ARGS="--help" for options
+bench: $(INSTALLED)
+	$(PYTHON) -m bench.gateway $(BENCH_ARGS)
+
+## bench-smoke: the same harness in about a minute (1 run, 2 s per point, concurrency 1 and 16, no
+## 1 M/10 M part; LiteLLM only if its virtualenv is cached or BENCH_LITELLM=1), as CI runs it
+bench-smoke: $(INSTALLED)
+	$(PYTHON) -m bench.gateway --smoke $(BENCH_ARGS)
 
 ## lint: ruff, formatting and migrations in step with the models
 lint: $(INSTALLED)

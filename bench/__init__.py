@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (bench/gateway) and bench/usage_analytics.py."""
