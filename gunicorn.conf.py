@@ -9,10 +9,11 @@ import shutil
 import tempfile
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads per worker (gthread when above 1): a call spends most of its time waiting for the
-# model, so a sync worker would hold a whole process per call in flight (docs/PERFORMANCE.md:
-# 23 req/s for 2 sync workers against a 50 ms upstream, about 90 with gthread).
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Threads per worker (gthread when above 1). A call spends most of its time waiting for the
+# model, so a sync worker holds a whole process per call in flight (docs/PERFORMANCE.md: 23
+# req/s for 2 sync workers against a 50 ms upstream, about 90 with 4 x 8 threads); but a worker
+# that dies takes every call it holds with it. Default 1: one call lost per crashed worker.
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = "-"
 
