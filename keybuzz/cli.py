@@ -1,13 +1,18 @@
 """What every manage.py command of ours shares: bad arguments give one line and exit 2."""
 
 import argparse
+import logging
 import re
+import time
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections
+
+logger = logging.getLogger(__name__)
 
 CLI_ACTOR = "cli"  # who the audit trails name for a change made from the command line
 
@@ -26,6 +31,23 @@ class KeyBuzzCommand(BaseCommand):
         # and replaces argparse's two-line "usage + error" with one line.
         parser.__class__ = _OneLineErrorParser
         return parser
+
+    def repeat(self, step, *, loop: bool, interval: float) -> None:
+        """Run `step()` once, or every `interval` seconds for housekeeping loops.
+
+        In a loop a database outage must not end the process: the failed pass is logged, the
+        broken connection dropped, and the next pass tries again. A single run lets it raise.
+        """
+        if not loop:
+            step()
+            return
+        while True:
+            try:
+                step()
+            except DatabaseError:
+                logger.exception("%s: this pass failed; retrying next pass.", self.__module__)
+                close_old_connections()
+            time.sleep(interval)
 
 
 def refuse_without_debug(*, force: bool, why: str) -> None:

@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError
 from django.utils import timezone
 
 from ai.budget import budget_reserve
@@ -39,3 +40,37 @@ def test_the_command_closes_expired_reservations_only(tenant):
 def test_the_command_refuses_a_bad_interval(interval):
     with pytest.raises(CommandError, match="--interval"):
         call_command("close_abandoned_reservations", "--loop", "--interval", interval)
+
+
+def test_the_loop_survives_a_database_outage_and_tries_again(monkeypatch):
+    # given a database that fails the first pass and answers the second
+    passes = iter([DatabaseError("server closed the connection"), 0])
+
+    def close_abandoned():
+        outcome = next(passes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    class Stop(Exception):
+        pass
+
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise Stop
+
+    monkeypatch.setattr(
+        "ai.management.commands.close_abandoned_reservations.budget_close_abandoned",
+        close_abandoned,
+    )
+    monkeypatch.setattr("keybuzz.cli.time.sleep", sleep)
+    out = StringIO()
+    # when the loop runs two passes
+    with pytest.raises(Stop):
+        call_command("close_abandoned_reservations", "--loop", "--interval", "5", stdout=out)
+    # then the failed pass did not end it, and the next one ran
+    assert sleeps == [5.0, 5.0]
+    assert out.getvalue().strip() == "Closed 0 abandoned reservation(s)."

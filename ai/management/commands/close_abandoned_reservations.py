@@ -1,5 +1,3 @@
-import time
-
 from ai.budget import budget_close_abandoned
 from keybuzz.cli import KeyBuzzCommand, positive_seconds
 
@@ -18,9 +16,7 @@ class Command(KeyBuzzCommand):
         )
 
     def handle(self, *args, **options):
-        while True:
-            closed = budget_close_abandoned()
-            self.stdout.write(f"Closed {closed} abandoned reservation(s).")
-            if not options["loop"]:
-                return
-            time.sleep(options["interval"])
+        self.repeat(self._pass, loop=options["loop"], interval=options["interval"])
+
+    def _pass(self) -> None:
+        self.stdout.write(f"Closed {budget_close_abandoned()} abandoned reservation(s).")

@@ -1,13 +1,6 @@
-import logging
-import time
-
-from django.db import DatabaseError, close_old_connections
-
 from alerts.delivery import alerts_deliver
 from alerts.platform import alerts_detect_platform_spend
 from keybuzz.cli import KeyBuzzCommand, positive_int, positive_seconds
-
-logger = logging.getLogger(__name__)
 
 
 class Command(KeyBuzzCommand):
@@ -26,17 +19,10 @@ class Command(KeyBuzzCommand):
         )
 
     def handle(self, *args, **options):
-        while True:
-            if options["once"]:
-                self._pass(options["limit"], quiet=False)
-                return
-            try:
-                self._pass(options["limit"], quiet=True)
-            except DatabaseError:
-                # The database restarting must not end the loop: the next pass retries.
-                logger.exception("deliver_alerts: this pass failed; retrying next pass.")
-                close_old_connections()
-            time.sleep(options["interval"])
+        once, limit = options["once"], options["limit"]
+        self.repeat(
+            lambda: self._pass(limit, quiet=not once), loop=not once, interval=options["interval"]
+        )
 
     def _pass(self, limit: int, *, quiet: bool) -> None:
         """One pass; the loop reports only passes that did something."""
