@@ -12,9 +12,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from keybuzz import fixed_sql
 from keybuzz.tenants.models import Tenant
 from usage.models import AIUsage
 from usage.services import UsageEntry, usage_id_new, usage_record
@@ -63,25 +64,54 @@ def budget_reserve(
     `call` describes the request (feature, provider, model, user, request id) so that the
     reservation can become its usage row even if this process dies before settling it.
     """
+    with transaction.atomic():
+        reservation = budget_hold(
+            tenant=tenant, worst_case=worst_case, admitted_at=admitted_at, call=call
+        )
+    if reservation is None:
+        raise budget_exceeded(tenant=tenant, day=tenant.local_day(admitted_at))
+    return reservation
+
+
+def budget_hold(
+    *, tenant: Tenant, worst_case: Decimal, admitted_at: datetime, call: UsageEntry
+) -> Reservation | None:
+    """budget_reserve's hold in the caller's transaction (the guardrails add the rate limit to
+    it, so that an admission commits once); None when the worst case does not fit.
+
+    One conditional upsert of the day's counter admits and holds the amount, then the
+    reservation row records the hold; both commit or neither does.
+    """
     day = tenant.local_day(admitted_at)
-    amount, daily = to_micros(worst_case), to_micros(tenant.daily_budget)
-    reservation = Reservation(
-        id=usage_id_new(),
-        tenant=tenant,
-        day=day,
-        amount_micros=amount,
-        created_at=admitted_at,
-        expires_at=admitted_at + timedelta(seconds=settings.KEYBUZZ["AI_RESERVATION_TTL_SECONDS"]),
-        request_id=call.request_id or "",
-        user_id=call.user_id or "",
-        feature=call.feature,
-        provider=call.provider,
-        model=call.model,
-    )
-    if _hold(reservation, daily=daily):
-        return reservation
+    amount = to_micros(worst_case)
+    with transaction.atomic(savepoint=False):
+        held = BudgetCounter.objects.reserve_within(
+            tenant_id=tenant.id, day=day, amount=amount, budget=to_micros(tenant.daily_budget)
+        )
+        if not held:
+            return None
+        reservation = Reservation(
+            id=usage_id_new(),
+            tenant=tenant,
+            day=day,
+            amount_micros=amount,
+            created_at=admitted_at,
+            expires_at=admitted_at
+            + timedelta(seconds=settings.KEYBUZZ["AI_RESERVATION_TTL_SECONDS"]),
+            request_id=call.request_id or "",
+            user_id=call.user_id or "",
+            feature=call.feature,
+            provider=call.provider,
+            model=call.model,
+        )
+        fixed_sql.insert(reservation)
+    return reservation
+
+
+def budget_exceeded(*, tenant: Tenant, day: date) -> BudgetExceeded:
+    """The 402 of a refused admission, with the day's budget as it stands."""
     state = budget_state_fresh(tenant=tenant, day=day)
-    raise BudgetExceeded(plan=tenant.plan_id, budget=state.as_json(allowed=False))
+    return BudgetExceeded(plan=tenant.plan_id, budget=state.as_json(allowed=False))
 
 
 def budget_state_fresh(*, tenant: Tenant, day: date) -> BudgetState:
@@ -94,19 +124,6 @@ def budget_state_fresh(*, tenant: Tenant, day: date) -> BudgetState:
     if state.reserved_micros and budget_close_abandoned(tenant=tenant):
         state = budget_state(tenant=tenant, day=day)
     return state
-
-
-def _hold(reservation: Reservation, *, daily: int) -> bool:
-    with transaction.atomic():
-        held = BudgetCounter.objects.reserve_within(
-            tenant_id=reservation.tenant_id,
-            day=reservation.day,
-            amount=reservation.amount_micros,
-            budget=daily,
-        )
-        if held:
-            reservation.save(force_insert=True)
-    return held
 
 
 def budget_settle(*, reservation: Reservation, outcome: UsageEntry) -> AIUsage | None:
@@ -132,16 +149,24 @@ def budget_settle(*, reservation: Reservation, outcome: UsageEntry) -> AIUsage |
         cost_usd=min(outcome.cost_usd, held),
     )
     with transaction.atomic():
-        deleted, _ = Reservation.objects.filter(pk=reservation.pk).delete()
-        if not deleted:
+        if not _reservation_delete(reservation.pk):
             logger.warning(
                 "Request %s settled after it was closed as abandoned.", outcome.request_id
             )
             return None
-        BudgetCounter.objects.release(
-            tenant_id=reservation.tenant_id, day=reservation.day, amount=reservation.amount_micros
-        )
-        return usage_record(entry=outcome)
+        # The row, its cost added to the day's spend and the hold released: one recording.
+        return usage_record(entry=replace(outcome, released_micros=reservation.amount_micros))
+
+
+def _reservation_delete(reservation_id: str) -> bool:
+    """Delete the reservation; False if it was gone (closed as abandoned meanwhile). Its row
+    lock makes a settle and a close of the same reservation exclusive."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVATION_DELETE, [reservation_id])
+        return cursor.rowcount == 1
+
+
+_RESERVATION_DELETE = f'DELETE FROM "{Reservation._meta.db_table}" WHERE "id" = %s'  # noqa: S608
 
 
 def budget_close_abandoned(*, tenant: Tenant | None = None, limit: int = 1000) -> int:

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Subquery
+from django.db import connection, transaction
 
 from keybuzz.tenants.models import Tenant
 from usage.services import UsageEntry
 
-from .budget import budget_reserve
+from .budget import budget_exceeded, budget_hold
 from .exceptions import GlobalKillSwitchOn, TenantKillSwitchOn
 from .models import AIGlobalSettings, AISettings, Reservation
 from .rate_limit import rate_limit_take
@@ -31,16 +31,23 @@ class KillSwitches:
 
 
 def kill_switches_read(*, tenant: Tenant) -> KillSwitches:
-    """Both switches in one query, read fresh on every request (no cache), so a change is seen
-    by the next request in every process."""
-    tenant_switch = AISettings.objects.filter(tenant=tenant).values("kill_switch")[:1]
-    global_on, tenant_on = (
-        AIGlobalSettings.objects.filter(pk=AIGlobalSettings.SINGLETON_ID)
-        .annotate(tenant_on=Subquery(tenant_switch))
-        .values_list("global_kill_switch", "tenant_on")
-        .get()
-    )
-    return KillSwitches(global_on=global_on, tenant_on=bool(tenant_on))
+    """Both switches in one fixed statement, read fresh on every request (no cache), so a change
+    is seen by the next request in every process."""
+    with connection.cursor() as cursor:
+        cursor.execute(_KILL_SWITCHES, [tenant.id, AIGlobalSettings.SINGLETON_ID])
+        row = cursor.fetchone()
+    if row is None:  # the migration creates it; nothing deletes it
+        raise AIGlobalSettings.DoesNotExist("The global AI settings row is missing.")
+    global_on, tenant_on = row
+    return KillSwitches(global_on=bool(global_on), tenant_on=bool(tenant_on))
+
+
+_KILL_SWITCHES = (
+    f'SELECT g."global_kill_switch", s."kill_switch" '  # noqa: S608 (names from _meta)
+    f'FROM "{AIGlobalSettings._meta.db_table}" g '
+    f'LEFT JOIN "{AISettings._meta.db_table}" s ON s."tenant_id" = %s '
+    'WHERE g."id" = %s'
+)
 
 
 def guardrails_admit(
@@ -53,6 +60,13 @@ def guardrails_admit(
     if switches.tenant_on:
         raise TenantKillSwitchOn()
     # After the switches (a switched-off tenant is told so, and uses no slot); before the
-    # budget, so a flood is turned away without reserving anything.
-    rate_limit_take(tenant=tenant, at=admitted_at)
-    return budget_reserve(tenant=tenant, worst_case=worst_case, admitted_at=admitted_at, call=call)
+    # budget, so a flood is turned away without reserving anything. Both in one transaction:
+    # an admission costs one commit. A refusal by the budget still uses its slot.
+    with transaction.atomic():
+        rate_limit_take(tenant=tenant, at=admitted_at)
+        reservation = budget_hold(
+            tenant=tenant, worst_case=worst_case, admitted_at=admitted_at, call=call
+        )
+    if reservation is None:
+        raise budget_exceeded(tenant=tenant, day=tenant.local_day(admitted_at))
+    return reservation

@@ -24,6 +24,7 @@ from alerts.detection import (
     alerts_detect_blocked,
     alerts_detect_spend,
 )
+from keybuzz import fixed_sql
 from keybuzz.metrics import usage_rows_count_on_commit
 from keybuzz.tenants.models import Tenant
 
@@ -56,6 +57,9 @@ class UsageEntry:
     created_at: datetime | None = None
     day: date | None = None  # the budget day; by default the tenant's day at created_at
     id: str | None = None
+    # The hold of the reservation this row settles (ai.budget), released from the day's counter
+    # by the same statement that adds the row's cost to it.
+    released_micros: int = 0
 
 
 def usage_id_new() -> str:
@@ -81,6 +85,7 @@ def _record(entries: Sequence[UsageEntry], *, live: bool) -> list[tuple]:
     rows: list[tuple] = []
     rollups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     spent: dict[tuple[str, date], int] = defaultdict(int)
+    released: dict[tuple[str, date], int] = defaultdict(int)
     tenants: dict[str, Tenant] = {}  # of the tenant-days that may alert
     blocked: set[tuple[str, date]] = set()  # tenant-days with a row refused by the budget
     for entry in entries:
@@ -97,6 +102,8 @@ def _record(entries: Sequence[UsageEntry], *, live: bool) -> list[tuple]:
         rollup[0] += 1
         rollup[1] += tokens
         rollup[2] += cost
+        if entry.released_micros:
+            released[entry.tenant.id, day] += entry.released_micros
         if cost:
             spent[entry.tenant.id, day] += cost
             tenants[entry.tenant.id] = entry.tenant
@@ -110,14 +117,21 @@ def _record(entries: Sequence[UsageEntry], *, live: bool) -> list[tuple]:
         # Counters before rollups, each in sorted order: the order in which settling a call
         # (ai.budget) and rebuilding (usage.rebuild) lock them too, so writers never deadlock.
         moved = {}
-        for (tenant_id, day), amount in sorted(spent.items()):
+        for tenant_id, day in sorted(spent.keys() | released.keys()):
+            amount = spent.get((tenant_id, day), 0)
             after, granted = BudgetCounter.objects.add_spent(
-                tenant_id=tenant_id, day=day, amount=amount
+                tenant_id=tenant_id,
+                day=day,
+                amount=amount,
+                released=released.get((tenant_id, day), 0),
             )
-            moved[tenant_id, day] = (after - amount, after, granted)
-        cursor.executemany(
-            _ROLLUP_UPSERT, [(*key, *totals) for key, totals in sorted(rollups.items())]
-        )
+            if amount:
+                moved[tenant_id, day] = (after - amount, after, granted)
+        rollup_rows = [(*key, *totals) for key, totals in sorted(rollups.items())]
+        if len(rollup_rows) == 1:  # a live call: one plain statement
+            cursor.execute(_ROLLUP_UPSERT, rollup_rows[0])
+        else:
+            cursor.executemany(_ROLLUP_UPSERT, rollup_rows)
         _alerts_detect(tenants, moved, blocked, now=now, live=live)
         usage_rows_count_on_commit(entries)  # the metrics move only if these rows commit
     return rows
@@ -149,9 +163,7 @@ def _insert_rows(cursor, rows: list[tuple]) -> None:
             for row in rows:
                 copy.write_row(row)
     else:
-        AIUsage.objects.bulk_create(
-            [AIUsage(**dict(zip(_COLUMNS, row, strict=True))) for row in rows], batch_size=2000
-        )
+        fixed_sql.insert_rows(AIUsage, _COLUMNS, rows)
 
 
 _ROLLUP_TABLE = UsageRollup._meta.db_table

@@ -33,14 +33,18 @@ class BudgetCounterManager(models.Manager):
             cursor.execute(sql, params)
             return cursor.fetchone() is not None
 
-    def add_spent(self, *, tenant_id: str, day, amount: int) -> tuple[int, int]:
-        """Add `amount` to the day's spend; returns the row's new (spent, granted), read in the
-        same statement, so that cost alerts see exactly what this write moved the spend from
-        and to (concurrent writers serialize on the row)."""
+    def add_spent(self, *, tenant_id: str, day, amount: int, released: int = 0) -> tuple[int, int]:
+        """Add `amount` to the day's spend and take `released` (a settled reservation's hold)
+        off what is reserved, in one statement; returns the row's new (spent, granted), read in
+        the same statement, so that cost alerts see exactly what this write moved the spend
+        from and to (concurrent writers serialize on the row)."""
+        table = self.model._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                self._add_to("spent_micros") + "RETURNING spent_micros, granted_micros",
-                [tenant_id, day, amount, 0, 0],
+                self._add_to("spent_micros")
+                + f", reserved_micros = {table}.reserved_micros - %s "
+                + "RETURNING spent_micros, granted_micros",
+                [tenant_id, day, amount, 0, 0, released],
             )
             spent, granted = cursor.fetchone()
         return spent, granted
@@ -56,11 +60,6 @@ class BudgetCounterManager(models.Manager):
             f"INSERT INTO {table} (tenant_id, day, spent_micros, reserved_micros, "  # noqa: S608
             f"granted_micros) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, day) "
             f"DO UPDATE SET {column} = {table}.{column} + excluded.{column} "
-        )
-
-    def release(self, *, tenant_id: str, day, amount: int) -> None:
-        self.filter(tenant_id=tenant_id, day=day).update(
-            reserved_micros=models.F("reserved_micros") - amount
         )
 
 

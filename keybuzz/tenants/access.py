@@ -2,12 +2,15 @@
 
 from enum import Enum
 
-from django.db.models import Exists, OuterRef
+from django.db import connection
 
+from keybuzz import fixed_sql
 from keybuzz.errors import Forbidden, InvalidRequest, NotFound
 from keybuzz.logging import log_context_set
 
-from .models import Membership, Tenant, User
+from .models import Membership, Plan, Tenant, User
+
+ModelPrice = Plan._meta.get_field("model").related_model  # ai.ModelPrice, without importing ai
 
 
 class TenantInactive(Forbidden):
@@ -28,19 +31,45 @@ def tenant_for_user(*, user: User, tenant_id: str | None, access: Access) -> Ten
     """
     if not tenant_id:
         raise InvalidRequest(errors={"tenantId": ["This field is required."]})
-    # One query on every request: the tenant with its plan and price, and whether the user is
-    # a member of it.
-    tenant = (
-        Tenant.objects.select_related("plan__model")
-        .annotate(is_member=Exists(Membership.objects.filter(user=user, tenant=OuterRef("pk"))))
-        .filter(pk=tenant_id)
-        .first()
-    )
+    tenant, is_member = _tenant_with_membership(tenant_id=tenant_id, user=user)
     if tenant is None:
         raise NotFound(f"Unknown tenant '{tenant_id}'.")
-    if not tenant.is_member and not (user.is_staff and access is Access.READ):
+    if not is_member and not (user.is_staff and access is Access.READ):
         raise Forbidden("You are not a member of this tenant.")
     if not tenant.is_active and (access is Access.SPEND or not user.is_staff):
         raise TenantInactive()
     log_context_set(tenant_id=tenant.id)
     return tenant
+
+
+# Every tenant-scoped request runs this: one fixed statement (keybuzz.fixed_sql) for the tenant,
+# its plan and the plan's model price, and whether the user is a member.
+def _column(model, name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+_TENANT_WITH_MEMBERSHIP = (
+    f"SELECT {fixed_sql.columns(Tenant, 't')}, {fixed_sql.columns(Plan, 'p')}, "  # noqa: S608
+    f"{fixed_sql.columns(ModelPrice, 'm')}, EXISTS (SELECT 1 FROM "
+    f'"{Membership._meta.db_table}" ms WHERE ms."{_column(Membership, "tenant")}" = t."id" '
+    f'AND ms."{_column(Membership, "user")}" = %s) '
+    f'FROM "{Tenant._meta.db_table}" t '
+    f'JOIN "{Plan._meta.db_table}" p ON p."{Plan._meta.pk.column}" = t."{_column(Tenant, "plan")}" '
+    f'JOIN "{ModelPrice._meta.db_table}" m '
+    f'ON m."{ModelPrice._meta.pk.column}" = p."{_column(Plan, "model")}" '
+    'WHERE t."id" = %s'
+)
+
+
+def _tenant_with_membership(*, tenant_id: str, user: User) -> tuple[Tenant | None, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(_TENANT_WITH_MEMBERSHIP, [user.pk, tenant_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    tenant_end = fixed_sql.column_count(Tenant)
+    plan_end = tenant_end + fixed_sql.column_count(Plan)
+    tenant = fixed_sql.from_row(Tenant, row[:tenant_end])
+    tenant.plan = fixed_sql.from_row(Plan, row[tenant_end:plan_end])
+    tenant.plan.model = fixed_sql.from_row(ModelPrice, row[plan_end:-1])
+    return tenant, bool(row[-1])

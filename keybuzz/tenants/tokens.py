@@ -3,8 +3,11 @@
 import hashlib
 import secrets
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from keybuzz import fixed_sql
 
 from .models import ApiToken, User
 
@@ -45,12 +48,19 @@ def api_tokens_revoke_selected(*, tokens: QuerySet[ApiToken]) -> int:
 
 
 def api_token_user(*, raw_token: str) -> User | None:
-    """The active user behind an active token, or None."""
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=token_digest(raw_token), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+    """The active user behind an active token, or None.
+
+    Every API request runs this: one fixed statement on the digest's unique index
+    (keybuzz.fixed_sql).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TOKEN_USER, [token_digest(raw_token)])
+        row = cursor.fetchone()
+    return None if row is None else fixed_sql.from_row(User, row)
+
+
+_TOKEN_USER = (
+    f"SELECT {fixed_sql.columns(User, 'u')} "  # noqa: S608 (table and column names from _meta)
+    f'FROM "{ApiToken._meta.db_table}" t JOIN "{User._meta.db_table}" u ON u."id" = t."user_id" '
+    'WHERE t."digest" = %s AND t."revoked_at" IS NULL AND u."is_active"'
+)

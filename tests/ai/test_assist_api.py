@@ -372,14 +372,15 @@ def _statements(captured) -> list[str]:
     ]  # fmt: skip
 
 
-def test_a_successful_call_sends_eleven_statements(agent, litellm):
-    # auth, tenant with membership, both switches, rate limit (one upsert) |
-    # reserve: counter, reservation | settle: reservation, release, usage row, rollup, spend
+def test_a_successful_call_sends_ten_statements(agent, litellm):
+    # auth, tenant with membership, both switches |
+    # admission, one transaction: rate limit, counter, reservation |
+    # settle, one transaction: reservation, usage row, counter (spend and release), rollup
     # (without an Idempotency-Key: that one adds its claim and its completion)
     answer(litellm)
     with CaptureQueriesContext(connection) as captured:
         assert post(agent, seed_request()).status_code == 200
-    assert len(_statements(captured)) == 11
+    assert len(_statements(captured)) == 10
 
 
 def test_the_hot_path_never_sums_usage_history(agent, litellm):
