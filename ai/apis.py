@@ -20,6 +20,7 @@ from keybuzz.api_docs import (
     error_responses,
 )
 from keybuzz.api_fields import StrictCharField, money_field
+from keybuzz.bound_serializers import represented, validated
 from keybuzz.tenants.access import Access, tenant_for_user
 from usage.models import AIUsage
 
@@ -175,29 +176,26 @@ class AssistApi(APIView):
         ],
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)
         key = idempotency_key_from_header(request.headers.get(IDEMPOTENCY_KEY))
-        tenant = tenant_for_user(
-            user=request.user, tenant_id=data.validated_data["tenantId"], access=Access.SPEND
-        )
+        tenant = tenant_for_user(user=request.user, tenant_id=data["tenantId"], access=Access.SPEND)
 
         def answer() -> dict:
             result = assist_suggest(
                 tenant=tenant,
                 user=request.user,
-                conversation=data.validated_data["payload"]["messages"],
-                feature=data.validated_data["feature"],
+                conversation=data["payload"]["messages"],
+                feature=data["feature"],
                 request_id=request.request_id,
             )
-            return self.OutputSerializer(result).data
+            return represented(self.OutputSerializer, result)
 
         if key is None:
             return Response(answer())
         answered = idempotency_run(
             tenant=tenant,
             key=key,
-            request_hash=idempotency_request_hash(data.validated_data),
+            request_hash=idempotency_request_hash(data),
             request_id=request.request_id,
             run=lambda: JSONRenderer().render(answer()).decode(),
         )
@@ -254,9 +252,6 @@ class AssistStatusApi(APIView):
         ],
     )
     def get(self, request):
-        data = self.InputSerializer(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        tenant = tenant_for_user(
-            user=request.user, tenant_id=data.validated_data["tenantId"], access=Access.READ
-        )
-        return Response(self.OutputSerializer(assist_status(tenant=tenant)).data)
+        data = validated(self.InputSerializer, request.query_params)
+        tenant = tenant_for_user(user=request.user, tenant_id=data["tenantId"], access=Access.READ)
+        return Response(represented(self.OutputSerializer, assist_status(tenant=tenant)))

@@ -106,6 +106,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when PostgreSQL is unreachable instead of hanging a worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        # Parameters travel apart from the SQL (no quoting in Python) and a statement run five
+        # times on a connection is prepared: PostgreSQL stops parsing and planning the hot
+        # path's statements on every request (docs/PERFORMANCE.md). Off behind a pooler in
+        # transaction mode that cannot track prepared statements (PgBouncer before 1.21, or
+        # without max_prepared_statements).
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 
 # Request bodies above this get 413 payload_too_large (CONTRACT §3). It binds before the
 # per-message limits (50 messages of up to 20,000 characters could make ~1 MB).

@@ -81,3 +81,31 @@ def test_the_web_application_warns_at_start_up_when_in_fallback_mode():
 def test_the_web_application_does_not_warn_with_a_master_key():
     result = _python("-c", "import keybuzz.wsgi", DEBUG="true", LITELLM_MASTER_KEY="sk-test")
     assert "fallback mode" not in result.stderr
+
+
+def _database_options(**env) -> str:
+    code = "import keybuzz.settings as s; print(sorted(s.DATABASES['default']['OPTIONS'].items()))"
+    result = _python("-c", code, DATABASE_URL="postgres://kb@127.0.0.1:5432/kb", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_postgresql_binds_on_the_server_and_prepares_hot_statements_by_default():
+    assert "('prepare_threshold', 5), ('server_side_binding', True)" in _database_options()
+
+
+def test_prepared_statements_can_be_turned_off_for_an_old_pooler():
+    options = _database_options(DATABASE_PREPARED_STATEMENTS="false")
+    assert "server_side_binding" not in options and "prepare_threshold" not in options
+
+
+def _gunicorn_reuse_port(**env) -> str:
+    code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['reuse_port'])"
+    result = _python("-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_gunicorn_workers_listen_on_their_own_reuse_port_sockets_by_default():
+    assert _gunicorn_reuse_port() == "True"
+    assert _gunicorn_reuse_port(GUNICORN_REUSE_PORT="false") == "False"

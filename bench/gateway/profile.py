@@ -15,7 +15,7 @@ RATE = 200  # samples per second
 # time is spent on.
 CATEGORIES = (
     ("PostgreSQL client (psycopg)", ("psycopg/", "psycopg_binary/", "psycopg_c/")),
-    ("Django ORM, SQL compiler", ("django/db/",)),
+    ("Django database layer (cursor wrappers, transactions, models)", ("django/db/",)),
     ("upstream HTTP client (requests, urllib3, http.client)",
      ("requests/", "urllib3/", "http/client.py", "socket.py", "ssl.py", "email/")),
     ("DRF (views, serializers, fields)", ("rest_framework/",)),
@@ -39,14 +39,14 @@ STAGES = (
     ("gunicorn outside the app (accept, parse, access log)", None),
     ("Django, DRF and the rest around the stages (middleware, dispatch, pricing)", None),
     ("authentication: the token lookup", "ApiTokenAuthentication.authenticate"),
-    ("input validation (InputSerializer)", "BaseSerializer.is_valid"),
+    ("input validation (InputSerializer, bound once)", "validated"),
     ("tenant and membership (tenant_for_user)", "tenant_for_user"),
     ("kill switches", "kill_switches_read"),
     ("rate limit", "rate_limit_take"),
-    ("budget reservation", "budget_reserve"),
+    ("budget hold (counter and reservation)", "budget_hold"),
     ("upstream call (litellm_complete)", "litellm_complete"),
     ("settle: reservation, counters, usage row, rollup", "budget_settle"),
-    ("output serialization (OutputSerializer.data)", "Serializer.data"),
+    ("output serialization (OutputSerializer, bound once)", "represented"),
     ("response rendering (JSON)", "Response.rendered_content"),
 )
 WSGI_ENTRY, VIEW_ENTRY = "WSGIHandler.__call__", "APIView.dispatch"
