@@ -31,9 +31,9 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results"
 PARTS = ("overhead", "rate", "chain", "scale", "analytics", "queries", "floor", "profile")
 FULL = dict(runs=3, seconds=10, warmup=2, concurrency=[1, 16, 64],
             rate_steps=[1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128], scales=["0", "1m", "10m"],
-            profile_seconds=10, budget_iterations=500)  # fmt: skip
+            profile_seconds=10, budget_iterations=500, idle_requests=100)  # fmt: skip
 SMOKE = dict(runs=1, seconds=2, warmup=1, concurrency=[1, 16], rate_steps=[4, 16],
-             scales=["0"], profile_seconds=0, budget_iterations=50)  # fmt: skip
+             scales=["0"], profile_seconds=0, budget_iterations=50, idle_requests=10)  # fmt: skip
 
 
 def _ints(text: str) -> list[int]:
@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scales", type=lambda t: t.split(","), help="among 0,1m,10m")
     parser.add_argument("--profile-seconds", type=int, help="0: no py-spy profile")
     parser.add_argument("--budget-iterations", type=int)
+    parser.add_argument("--idle-requests", type=int, help="status requests per idle-cost figure")
     parser.add_argument("--parts", type=lambda t: t.split(","), default=list(PARTS))
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the stub's")
     parser.add_argument("--workers", type=int, default=4)

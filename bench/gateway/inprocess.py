@@ -3,6 +3,7 @@ environment (bench/gateway/processes.py django_env); each prints one JSON line.
 
     python -m bench.gateway.inprocess fixtures
     python -m bench.gateway.inprocess queries <token> <tenant id>
+    python -m bench.gateway.inprocess idle_cost <token> <tenant id> <count>
     python -m bench.gateway.inprocess budget <tenant id> <iterations>
 
 - fixtures: the bench plan (the pro plan's model, a budget and a rate limit that never refuse),
@@ -14,6 +15,8 @@ environment (bench/gateway/processes.py django_env); each prints one JSON line.
   which Django sends past its cursor wrapper, so counted apart), without and with an
   Idempotency-Key. (pg_stat_statements would see them all, but needs shared_preload_libraries,
   i.e. a server restart: not something a benchmark may do to a shared server.)
+- idle_cost: CPU of one status request in-process, back to back and after 50 ms of idling
+  (why the app's CPU per request is higher at concurrency 1 than under load).
 - budget: timings of the budget check: the counter read of /ai/assist/status
   (budget_state_fresh) and the admission (budget_reserve: the conditional upsert and the
   reservation insert, in a transaction rolled back, so the database is left as it was).
@@ -137,6 +140,30 @@ def queries(token: str, tenant_id: str) -> dict:
     return {"plain": one(), "idempotency_key": one(**{"Idempotency-Key": uuid.uuid4().hex})}
 
 
+def idle_cost(token: str, tenant_id: str, count: int) -> dict:
+    """CPU of one GET /ai/assist/status through Django's whole stack (test client), back to back
+    and after 50 ms of idling: what a cold CPU (caches, branch predictors, a vCPU woken from
+    halt) adds to the same work. At concurrency 1 every assist request idles 50 ms on the stub
+    in its middle, so its CPU per request is the cold one."""
+    from django.test import Client
+
+    client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"/ai/assist/status?tenantId={tenant_id}"
+
+    def cpu_ms(gap: float) -> float:
+        spent = 0.0
+        for _ in range(count):
+            time.sleep(gap)
+            started = time.process_time()
+            if client.get(url).status_code != 200:
+                raise RuntimeError(f"GET {url} failed")
+            spent += time.process_time() - started
+        return spent / count * 1000
+
+    cpu_ms(0)  # a process's first requests load what it caches
+    return {"back_to_back_ms": cpu_ms(0), "after_50ms_idle_ms": cpu_ms(0.05)}
+
+
 def budget(tenant_id: str, iterations: int) -> dict:
     from django.db import transaction
 
@@ -181,7 +208,12 @@ def _percentiles(timings: list[float]) -> dict[str, float]:
     return {"p50_ms": cuts[49], "p95_ms": cuts[94], "p99_ms": cuts[98]}
 
 
-STEPS = {"fixtures": fixtures, "queries": queries, "budget": lambda t, n: budget(t, int(n))}
+STEPS = {
+    "fixtures": fixtures,
+    "queries": queries,
+    "idle_cost": lambda token, t, n: idle_cost(token, t, int(n)),
+    "budget": lambda t, n: budget(t, int(n)),
+}
 
 if __name__ == "__main__":
     django.setup()

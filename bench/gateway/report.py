@@ -23,7 +23,13 @@ def markdown(facts: dict, median: dict, runs: int) -> str:
     lines = [f"## Gateway benchmark (median of {runs} run{'s' * (runs > 1)})", ""]
     lines += [f"- {line}" for line in facts["summary"]] + [""]
     lines += _overhead(median) + _cpu(median) + _rate(median) + _scale(median)
-    lines += _analytics(median) + _memory(median) + _queries(median) + _floor(median)
+    lines += (
+        _analytics(median)
+        + _memory(median)
+        + _queries(median)
+        + _idle_cost(median)
+        + _floor(median)
+    )
     lines += _profile(median)
     lines += _targets(median)
     return "\n".join(lines)
@@ -186,6 +192,20 @@ def _queries(median: dict) -> list[str]:
         )
     lines += ["", "```", *(f"{i:2}. {sql[:110]}" for i, sql in enumerate(found["plain"]["sql"], 1))]
     return [*lines, "```", ""]
+
+
+def _idle_cost(median: dict) -> list[str]:
+    found = median.get("idle_cost")
+    if not found:
+        return []
+    return [
+        "### A cold CPU (Django's test client, GET /ai/assist/status in-process)",
+        "",
+        f"CPU of one request back to back: **{found['back_to_back_ms']:.2f} ms**; after 50 ms "
+        f"of idling: **{found['after_50ms_idle_ms']:.2f} ms**. At concurrency 1 each assist "
+        "request idles 50 ms on the stub in its middle, so it pays the cold figure.",
+        "",
+    ]
 
 
 def _floor(median: dict) -> list[str]:

@@ -132,6 +132,16 @@ class Bench:
                 result["queries"] = databases.inprocess(
                     "queries", env=self.env("0"), args=[fixtures["agent_token"], fixtures["tenant"]]
                 )
+                log("CPU of a status request in-process, back to back and after 50 ms idle")
+                result["idle_cost"] = databases.inprocess(
+                    "idle_cost",
+                    env=self.env("0"),
+                    args=[
+                        fixtures["agent_token"],
+                        fixtures["tenant"],
+                        str(self.args.idle_requests),
+                    ],
+                )
             components = self.components(app)
             if "overhead" in parts:
                 result["overhead"] = self.overhead(paths, components)
