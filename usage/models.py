@@ -32,6 +32,9 @@ class AIUsage(models.Model):
         db_column="tenant_id",
         related_name="+",
         verbose_name=_("tenant"),
+        # ai_usage_tenant_created leads with tenant_id and serves every lookup by tenant; an
+        # index of its own would only cost each call's insert (docs/PERFORMANCE.md).
+        db_index=False,
     )
     user_id = models.CharField(_("user ID"), max_length=64, null=True, blank=True)
     feature = models.CharField(_("feature"), max_length=20, choices=Feature.choices)
