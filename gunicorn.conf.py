@@ -14,12 +14,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # req/s for 2 sync workers against a 50 ms upstream, about 90 with 4 x 8 threads); but a worker
 # that dies takes every call it holds with it. Default 1: one call lost per crashed worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections
-# evenly. On one shared socket a gthread worker keeps every keep-alive connection it accepts,
-# and one worker (one core, one GIL) ended up serving most of them while the others idled
-# (docs/PERFORMANCE.md: 146 -> 182 req/s at concurrency 16). Connections waiting in a killed
-# worker's backlog are reset instead of passed to a sibling: turn it off to trade back.
-reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").strip().lower() in ("1", "true", "yes")
+# With threads, a worker keeps every keep-alive connection it accepts, and on one shared socket
+# one worker (one core, one GIL) ended up serving most of them while the others idled
+# (docs/PERFORMANCE.md: 146 -> 182 req/s at concurrency 16 with 4 x 8 threads). On, each worker
+# listens on its own SO_REUSEPORT socket and the kernel spreads connections evenly; but the
+# connections waiting in a killed worker's accept queue are then reset instead of served by a
+# sibling (tests/reliability/test_worker_killed.py). Default off: one crashed worker must not
+# fail requests it never started.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "false").strip().lower() in ("1", "true", "yes")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = "-"
 

@@ -106,6 +106,7 @@ def _gunicorn_reuse_port(**env) -> str:
     return result.stdout.strip()
 
 
-def test_gunicorn_workers_listen_on_their_own_reuse_port_sockets_by_default():
-    assert _gunicorn_reuse_port() == "True"
-    assert _gunicorn_reuse_port(GUNICORN_REUSE_PORT="false") == "False"
+def test_gunicorn_workers_share_one_socket_unless_reuse_port_is_asked_for():
+    # a killed worker must not reset connections it never accepted (tests/reliability)
+    assert _gunicorn_reuse_port() == "False"
+    assert _gunicorn_reuse_port(GUNICORN_REUSE_PORT="true") == "True"

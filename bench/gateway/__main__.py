@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=8, help="per gthread worker")
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     parser.add_argument(
+        "--reuse-port",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="GUNICORN_REUSE_PORT for the app: one SO_REUSEPORT socket per worker",
+    )
+    parser.add_argument(
         "--litellm",
         choices=("auto", "on", "off"),
         default="auto",

@@ -119,11 +119,13 @@ class GunicornConfig:
     workers: int
     threads: int
     worker_class: str  # "gthread" or "sync"
+    reuse_port: bool = True  # GUNICORN_REUSE_PORT: one listening socket per worker
 
     def describe(self) -> str:
+        sockets = ", a SO_REUSEPORT socket each" if self.reuse_port else ""
         if self.worker_class == "sync":
-            return f"{self.workers} sync workers"
-        return f"{self.workers} {self.worker_class} workers x {self.threads} threads"
+            return f"{self.workers} sync workers{sockets}"
+        return f"{self.workers} {self.worker_class} workers x {self.threads} threads{sockets}"
 
 
 def gunicorn_start(
@@ -136,7 +138,9 @@ def gunicorn_start(
         [str(VENV_BIN / "gunicorn"), "keybuzz.wsgi:application", "--bind", f"{LOOPBACK}:{port}",
          "--workers", str(config.workers), "--threads", str(config.threads),
          "--worker-class", config.worker_class],
-        env={**env, "WEB_CONCURRENCY": str(config.workers)}, log_dir=log_dir,
+        env={**env, "WEB_CONCURRENCY": str(config.workers),
+             "GUNICORN_REUSE_PORT": str(config.reuse_port).lower()},
+        log_dir=log_dir,
     )  # fmt: skip
     url = f"http://{LOOPBACK}:{port}"
     deadline = time.monotonic() + 60

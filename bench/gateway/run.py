@@ -23,7 +23,9 @@ class Bench:
     def __init__(self, args, *, stack: contextlib.ExitStack, workdir: Path):
         self.args, self.stack, self.workdir = args, stack, workdir
         self.secret_key = secrets.token_urlsafe(40)
-        self.config = GunicornConfig(args.workers, args.threads, args.worker_class)
+        self.config = GunicornConfig(
+            args.workers, args.threads, args.worker_class, reuse_port=args.reuse_port
+        )
         names = {"0": args.gateway_db, "1m": args.db_1m, "10m": args.db_10m}
         self.urls = {scale: databases.database_url(name) for scale, name in names.items()}
         self.fixtures: dict[str, dict] = {}  # by scale: tenant, tokens, session cookie
