@@ -23,6 +23,6 @@ def alerts_today(*, tenant: Tenant) -> list[dict]:
 
 _ALERTS_OF_DAY = (
     f"SELECT {fixed_sql.columns(Alert, 'a')} "  # noqa: S608 (names from _meta)
-    f'FROM "{Alert._meta.db_table}" a WHERE a."{Alert._meta.get_field("tenant").column}" = %s '
+    f'FROM "{Alert._meta.db_table}" a WHERE a."{fixed_sql.column(Alert, "tenant")}" = %s '
     'AND a."day" = %s ORDER BY a."created_at"'
 )

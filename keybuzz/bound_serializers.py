@@ -1,8 +1,8 @@
 """Serializers of the hot endpoints, built once per process instead of once per request.
 
 Instantiating a DRF serializer deep-copies its declared fields, nested serializers included:
-about 0.35 ms of CPU per POST /ai/assist for its input and output (docs/PERFORMANCE.md), more
-than its token, tenant and kill-switch reads together. `run_validation` and
+about 0.35 ms of CPU per POST /ai/assist for its input and output (docs/PERFORMANCE.md), as
+much as its token, tenant and kill-switch reads together. `run_validation` and
 `to_representation` keep nothing on the serializer (`is_valid` and `.data` do), so one
 instance per class, its fields bound up front, serves every thread of a worker.
 """

@@ -1,7 +1,8 @@
 """Fixed SQL for the request hot path, with the ORM's own conversions on the way in and out.
 
-Building a QuerySet, compiling it and collecting a delete cost about 0.5 ms of CPU per
-statement here, against 0.03 ms for the round trip itself (docs/PERFORMANCE.md). The few
+Building and compiling a QuerySet cost 0.5 to 1.2 ms of CPU per statement here (the token
+lookup, the tenant check, the kill switches), against 0.03 ms for the round trip itself
+(docs/PERFORMANCE.md). The few
 statements every POST /ai/assist runs are therefore written once as SQL; these helpers keep
 them tied to the models: column lists come from `_meta`, values go in through each field's
 `get_db_prep_save` and come out through the same converters a QuerySet applies, so the
@@ -22,6 +23,21 @@ def columns(model: type[Model], alias: str) -> str:
 
 def column_count(model: type[Model]) -> int:
     return len(model._meta.concrete_fields)
+
+
+def column(model: type[Model], name: str) -> str:
+    """The database column of `model`'s field `name` (a foreign key's `<name>_id`, or its
+    `db_column`)."""
+    return model._meta.get_field(name).column
+
+
+def execute_rows(cursor, statement: str, rows: Sequence[Sequence]) -> None:
+    """Run `statement` once per row: a single row as one plain statement (a live call's case;
+    `executemany` would open a pipeline for it), several with `executemany`."""
+    if len(rows) == 1:
+        cursor.execute(statement, rows[0])
+    else:
+        cursor.executemany(statement, rows)
 
 
 @cache
@@ -78,7 +94,4 @@ def insert_rows(model: type[Model], attnames: tuple[str, ...], rows: Sequence[Se
         for row in rows
     ]
     with connection.cursor() as cursor:
-        if len(params) == 1:  # a live call's row: one plain statement
-            cursor.execute(_insert_statement(model, attnames), params[0])
-        else:
-            cursor.executemany(_insert_statement(model, attnames), params)
+        execute_rows(cursor, _insert_statement(model, attnames), params)

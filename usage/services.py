@@ -127,11 +127,9 @@ def _record(entries: Sequence[UsageEntry], *, live: bool) -> list[tuple]:
             )
             if amount:
                 moved[tenant_id, day] = (after - amount, after, granted)
-        rollup_rows = [(*key, *totals) for key, totals in sorted(rollups.items())]
-        if len(rollup_rows) == 1:  # a live call: one plain statement
-            cursor.execute(_ROLLUP_UPSERT, rollup_rows[0])
-        else:
-            cursor.executemany(_ROLLUP_UPSERT, rollup_rows)
+        fixed_sql.execute_rows(
+            cursor, _ROLLUP_UPSERT, [(*key, *totals) for key, totals in sorted(rollups.items())]
+        )
         _alerts_detect(tenants, moved, blocked, now=now, live=live)
         usage_rows_count_on_commit(entries)  # the metrics move only if these rows commit
     return rows

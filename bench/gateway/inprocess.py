@@ -142,9 +142,9 @@ def queries(token: str, tenant_id: str) -> dict:
 
 def idle_cost(token: str, tenant_id: str, count: int) -> dict:
     """CPU of one GET /ai/assist/status through Django's whole stack (test client), back to back
-    and after 50 ms of idling: what a cold CPU (caches, branch predictors, a vCPU woken from
-    halt) adds to the same work. At concurrency 1 every assist request idles 50 ms on the stub
-    in its middle, so its CPU per request is the cold one."""
+    and after 50 ms of idling: what a cold CPU adds to the same work (which part is caches and
+    which a vCPU woken from halt, this does not tell). At concurrency 1 every assist request
+    idles 50 ms on the stub in its middle, so its CPU per request is the cold one."""
     from django.test import Client
 
     client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")

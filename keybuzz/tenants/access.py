@@ -44,19 +44,16 @@ def tenant_for_user(*, user: User, tenant_id: str | None, access: Access) -> Ten
 
 # Every tenant-scoped request runs this: one fixed statement (keybuzz.fixed_sql) for the tenant,
 # its plan and the plan's model price, and whether the user is a member.
-def _column(model, name: str) -> str:
-    return model._meta.get_field(name).column
-
-
+_MEMBER_TENANT, _MEMBER_USER = (fixed_sql.column(Membership, f) for f in ("tenant", "user"))
 _TENANT_WITH_MEMBERSHIP = (
     f"SELECT {fixed_sql.columns(Tenant, 't')}, {fixed_sql.columns(Plan, 'p')}, "  # noqa: S608
     f"{fixed_sql.columns(ModelPrice, 'm')}, EXISTS (SELECT 1 FROM "
-    f'"{Membership._meta.db_table}" ms WHERE ms."{_column(Membership, "tenant")}" = t."id" '
-    f'AND ms."{_column(Membership, "user")}" = %s) '
-    f'FROM "{Tenant._meta.db_table}" t '
-    f'JOIN "{Plan._meta.db_table}" p ON p."{Plan._meta.pk.column}" = t."{_column(Tenant, "plan")}" '
+    f'"{Membership._meta.db_table}" ms WHERE ms."{_MEMBER_TENANT}" = t."id" '
+    f'AND ms."{_MEMBER_USER}" = %s) '
+    f'FROM "{Tenant._meta.db_table}" t JOIN "{Plan._meta.db_table}" p '
+    f'ON p."{Plan._meta.pk.column}" = t."{fixed_sql.column(Tenant, "plan")}" '
     f'JOIN "{ModelPrice._meta.db_table}" m '
-    f'ON m."{ModelPrice._meta.pk.column}" = p."{_column(Plan, "model")}" '
+    f'ON m."{ModelPrice._meta.pk.column}" = p."{fixed_sql.column(Plan, "model")}" '
     'WHERE t."id" = %s'
 )
 
