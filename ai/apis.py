@@ -21,7 +21,7 @@ from keybuzz.api_docs import (
 )
 from keybuzz.api_fields import StrictCharField, money_field
 from keybuzz.bound_serializers import represented, validated
-from keybuzz.tenants.access import Access, tenant_for_user
+from tenants.access import Access, tenant_for_user
 from usage.models import AIUsage
 
 from .idempotency import HEADER as IDEMPOTENCY_KEY
@@ -217,7 +217,9 @@ class AlertTodaySerializer(serializers.Serializer):
     threshold = money_field(
         allow_null=True, help_text="A percent of the daily budget; null for `budget_blocked`."
     )
-    at = serializers.DateTimeField(help_text="When it happened (the alert was raised).")
+    at = serializers.DateTimeField(
+        source="created_at", help_text="When it happened (the alert was raised)."
+    )
 
 
 class AssistStatusApi(APIView):
@@ -233,13 +235,20 @@ class AssistStatusApi(APIView):
         provider = serializers.CharField()
         plan = serializers.CharField()
         model = serializers.CharField()
-        budget = BudgetSerializer()
+        budget = BudgetSerializer(source="*")
         reason = serializers.CharField(required=False)
         alertsToday = AlertTodaySerializer(
+            source="alerts_today",
             many=True,
             help_text="The cost alerts raised for the tenant's local today, oldest first: each "
             "threshold passed and a first refusal by the budget, once a day each.",
         )
+
+        def to_representation(self, instance):
+            status = super().to_representation(instance)
+            if status["reason"] is None:  # given only when not available
+                del status["reason"]
+            return status
 
     @extend_schema(
         operation_id="ai_assist_status",

@@ -1,13 +1,7 @@
 """The AI pipeline's errors, raised anywhere and rendered by keybuzz.errors (CONTRACT §4)."""
 
 from keybuzz.errors import ApiError, RateLimited
-
-
-class Refusal(ApiError):
-    """A guardrail refused the request before any upstream call; `reason` is what the blocked
-    ai_usage row records as its error_code."""
-
-    reason = "refused"
+from usage.exceptions import Refusal
 
 
 class AIDisabled(Refusal):
@@ -37,15 +31,6 @@ class TenantKillSwitchOn(AIDisabled):
             status_code=403,
             message="AI suggestions are disabled for this tenant.",
         )
-
-
-class BudgetExceeded(Refusal):
-    status_code = 402
-    code = reason = "budget_exceeded"
-    message = "The tenant's daily AI budget would be exceeded by this request."
-
-    def __init__(self, *, plan: str, budget: dict):
-        super().__init__(extra={"upgradeRequired": True, "plan": plan, "budget": budget})
 
 
 class TenantRateLimited(Refusal, RateLimited):

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from keybuzz.tenants.models import Tenant
-from usage.services import UsageEntry
+from tenants.models import Tenant
+from usage.budget import budget_refusal, budget_reserve
+from usage.models import Reservation
+from usage.recording import UsageEntry
 
-from .budget import budget_exceeded, budget_hold
 from .exceptions import GlobalKillSwitchOn, TenantKillSwitchOn
-from .models import AIGlobalSettings, AISettings, Reservation
+from .models import AIGlobalSettings, AISettings
 from .rate_limit import rate_limit_take
 
 
@@ -64,9 +65,9 @@ def guardrails_admit(
     # an admission costs one commit. A refusal by the budget still uses its slot.
     with transaction.atomic():
         rate_limit_take(tenant=tenant, at=admitted_at)
-        reservation = budget_hold(
+        reservation = budget_reserve(
             tenant=tenant, worst_case=worst_case, admitted_at=admitted_at, call=call
         )
     if reservation is None:
-        raise budget_exceeded(tenant=tenant, day=tenant.local_day(admitted_at))
+        raise budget_refusal(tenant=tenant, day=tenant.local_day(admitted_at))
     return reservation

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from keybuzz.errors import InvalidRequest
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 
 from .exceptions import IdempotencyInProgress, IdempotencyKeyMismatch
 from .models import IdempotencyKey
@@ -108,6 +108,13 @@ def idempotency_keys_purge(*, batch_size: int = 10_000) -> int:
         count, _ = expired.filter(pk__in=ids).delete()  # unless taken over since the read
         deleted += count
     return deleted
+
+
+def idempotency_keys_purge_with_usage(*, batch_size: int, **_) -> None:
+    """A retention run (usage.signals.usage_purged) purges the expired keys too."""
+    keys = idempotency_keys_purge(batch_size=batch_size)
+    if keys:
+        logger.info("Deleted %d expired idempotency key(s).", keys)
 
 
 def _claim_or_replay(

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from keybuzz.errors import InvalidRequest
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 
 from .models import AIGlobalSettings, AISettings, KillSwitchChange
 
@@ -38,3 +38,10 @@ def kill_switch_set(
         changed_by=actor,
         changed_at=now,
     )
+
+
+def ai_settings_create_for_tenant(*, instance: Tenant, created: bool, raw: bool, **_) -> None:
+    """Every new tenant gets its AI settings row, its kill switch off (a post_save receiver:
+    tenants are created below the pipeline, which owns the switches)."""
+    if created and not raw:
+        AISettings.objects.get_or_create(tenant=instance)

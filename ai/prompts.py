@@ -1,7 +1,7 @@
 """What we send the model: the system prompt and the conversation in OpenAI roles.
 
-Kept in one place because the worst-case cost bound (ai/budget.py) is computed on exactly the
-messages built here.
+Kept in one place because the worst-case cost bound (usage/budget/rule.py) is computed on
+exactly the messages built here.
 """
 
 SYSTEM_PROMPT = """\
@@ -33,3 +33,7 @@ def upstream_messages(conversation: list[dict[str, str]]) -> list[dict[str, str]
         {"role": OPENAI_ROLE[message["role"]], "content": message["content"]}
         for message in conversation
     ]
+
+
+# The smallest request there is: the budget's `allowed` asks whether this would be admitted.
+MINIMAL_CONVERSATION = [{"role": "user", "content": "x"}]

@@ -19,7 +19,7 @@ requests admits exactly N.
 import math
 from datetime import UTC, datetime, timedelta
 
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 
 from .exceptions import TenantRateLimited
 from .models import RateLimitState

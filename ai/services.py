@@ -6,18 +6,26 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.models import Alert
 from alerts.selectors import alerts_today
-from keybuzz.metrics import upstream_call_timed
-from keybuzz.tenants.models import Tenant, User
+from tenants.models import Tenant, User
+from usage.budget import (
+    BudgetState,
+    budget_close_abandoned_and_read,
+    budget_settle,
+    minimal_call_micros,
+    worst_case_cost,
+)
+from usage.exceptions import BudgetExceeded, Refusal
 from usage.models import AIUsage
-from usage.services import UsageEntry, usage_record
+from usage.pricing import cost_usd, from_micros
+from usage.recording import UsageEntry, usage_record
 
-from .budget import budget_settle, budget_state_fresh, minimal_call_cost, worst_case_cost
 from .client import Completion, litellm_complete
-from .exceptions import Refusal, UpstreamError
+from .exceptions import UpstreamError
 from .fallback import fallback_completion
 from .guardrails import guardrails_admit, kill_switches_read
-from .pricing import cost_usd, from_micros, to_micros
+from .metrics import upstream_call_timed
 from .prompts import upstream_messages
 
 Status = AIUsage.Status
@@ -114,22 +122,39 @@ def assist_suggest(
     return AssistResult(completion, call.provider, call.model, charged, request_id)
 
 
-def assist_status(*, tenant: Tenant) -> dict:
-    """Whether the tenant can get suggestions now, and its budget today (CONTRACT §4)."""
+@dataclass(frozen=True)
+class AssistStatus:
+    """Whether a tenant can get suggestions now, and its budget today (CONTRACT §4)."""
+
+    provider: str
+    plan: str
+    model: str
+    budget: BudgetState
+    allowed: bool  # a minimal request would be admitted now
+    switch_reason: str | None  # the kill switch that is on, if any
+    alerts_today: list[Alert]
+
+    @property
+    def available(self) -> bool:
+        return self.allowed and self.switch_reason is None
+
+    @property
+    def reason(self) -> str | None:
+        return self.switch_reason or (None if self.allowed else BudgetExceeded.reason)
+
+
+def assist_status(*, tenant: Tenant) -> AssistStatus:
+    """The tenant's status now. Closes the abandoned reservations it finds holding the budget
+    (CONTRACT §5), so its `used` is true."""
     price = tenant.plan.model
     switches = kill_switches_read(tenant=tenant)
-    minimal = to_micros(minimal_call_cost(price=price))
-    state = budget_state_fresh(tenant=tenant, day=tenant.local_day())
-    allowed = state.admits(minimal)
-    status = {
-        "available": allowed and switches.reason is None,
-        "provider": _provider(),
-        "plan": tenant.plan_id,
-        "model": price.alias,
-        "budget": state.as_json(allowed=allowed),
-        "alertsToday": alerts_today(tenant=tenant),
-    }
-    reason = switches.reason or (None if allowed else "budget_exceeded")
-    if reason:
-        status["reason"] = reason
-    return status
+    state = budget_close_abandoned_and_read(tenant=tenant, day=tenant.local_day())
+    return AssistStatus(
+        provider=_provider(),
+        plan=tenant.plan_id,
+        model=price.alias,
+        budget=state,
+        allowed=state.admits(minimal_call_micros(price=price)),
+        switch_reason=switches.reason,
+        alerts_today=alerts_today(tenant=tenant),
+    )

@@ -1,11 +1,12 @@
 """Cost alerts detected at write time, in the transaction that records the usage (an outbox).
 
-usage.services adds each tenant-day's new spend to its budget counter with one statement that
-also returns the counter's new spend and top-ups; it then calls `alerts_detect_spend` with the
-spend before and after the write. Concurrent writers serialize on that counter row, so exactly
-one of them sees a threshold between its before and after, and the alert's unique key makes any
-other attempt (a top-up that moved the thresholds, a retry) a no-op. Finding the crossed
-thresholds is arithmetic on the tenant and plan already loaded: no query unless one is crossed.
+usage.recording adds each tenant-day's new spend to its budget counter with one statement that
+also returns the counter's new spend and top-ups; it then sends `usage_recorded` with the spend
+before and after the write, which `alerts_on_usage_recorded` receives in the same transaction.
+Concurrent writers serialize on that counter row, so exactly one of them sees a threshold
+between its before and after, and the alert's unique key makes any other attempt (a top-up
+that moved the thresholds, a retry) a no-op. Finding the crossed thresholds is arithmetic on
+the tenant and plan already loaded: no query unless one is crossed.
 
 Thresholds are percents of the day's budget, top-ups included (the tenant's `alert_percents`,
 else its plan's). A percent is passed when the spend reaches it, or when the budget is reached
@@ -25,21 +26,41 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from functools import lru_cache
 
-from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from ai.models import BudgetCounter, ModelPrice
-from ai.pricing import from_micros, to_micros
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
+from usage.budget import budget_reached_from, minimal_call_micros
+from usage.models import BudgetCounter
+from usage.pricing import from_micros, to_micros
 
 from .models import Alert, AlertDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
-BLOCKED_BY_BUDGET = "budget_exceeded"  # the error_code of a row refused by the budget
 Kind = Alert.Kind
+
+
+def alerts_on_usage_recorded(
+    *, spend_moved: dict, budget_refused: set, tenants: dict, now: datetime, live: bool, **_
+) -> None:
+    """Raise the alerts of the tenant-days a recording moved (usage.signals.usage_recorded),
+    in its transaction; no query unless one is due."""
+    for tenant_id, day in sorted(spend_moved.keys() | budget_refused):
+        tenant = tenants[tenant_id]
+        if not alerts_day_watched(tenant=tenant, day=day, now=now, live=live):
+            continue
+        if (tenant_id, day) in budget_refused:
+            alerts_detect_blocked(tenant=tenant, day=day)
+        if (tenant_id, day) in spend_moved:
+            before, after, granted = spend_moved[tenant_id, day]
+            alerts_detect_spend(
+                tenant=tenant,
+                day=day,
+                before_micros=before,
+                after_micros=after,
+                granted_micros=granted,
+            )
 
 
 def alert_key(*, scope: str, day: date, kind: str, threshold: Decimal | None) -> str:
@@ -61,26 +82,11 @@ def alert_percents(tenant: Tenant) -> list[Decimal]:
     return [Decimal(str(percent)) for percent in percents]
 
 
-@lru_cache(maxsize=256)
-def _minimal_call_micros(price: ModelPrice, input_usd: Decimal, output_usd: Decimal, _max_tokens):
-    """A minimal call's worst case, computed once per price (the prices and the output limit
-    are in the cache key, so a price change is seen at once)."""
-    # Imported here: ai.budget imports usage.services, which imports this module.
-    from ai.budget import minimal_call_cost
-
-    return to_micros(minimal_call_cost(price=price))
-
-
 def alert_thresholds(*, tenant: Tenant, budget_micros: int) -> list[tuple[Decimal, int]]:
     """(percent, spend in micro-dollars from which it is passed) for a day's budget."""
-    price = tenant.plan.model
-    minimal = _minimal_call_micros(
-        price,
-        price.input_usd_per_million,
-        price.output_usd_per_million,
-        settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
+    reached = budget_reached_from(
+        daily_micros=budget_micros, minimal_micros=minimal_call_micros(price=tenant.plan.model)
     )
-    reached = budget_micros - minimal + 1
     thresholds = []
     for percent in alert_percents(tenant):
         exact = (percent * budget_micros / 100).to_integral_value(rounding=ROUND_CEILING)

@@ -8,7 +8,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
 from django.utils import formats, translation
 
-from keybuzz.tenants.models import Membership, Tenant, User
+from tenants.models import Membership, Tenant, User
 
 from .exceptions import Undeliverable
 from .models import Alert

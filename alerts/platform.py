@@ -30,7 +30,7 @@ def alerts_detect_platform_spend() -> Alert | None:
     if Alert.objects.filter(key=key).exists():
         return None
     # The platform view of /admin/ai/usage, so the alert and the dashboard always agree.
-    spend = usage_history(tenant=None, days=1)["summary"]["totalCostUsd"]
+    spend = usage_history(tenant=None, days=1).summary.cost_usd
     if spend < threshold:
         return None
     alert = Alert(key=key, kind=Kind.PLATFORM_SPEND, day=day, threshold=threshold, spend_usd=spend)

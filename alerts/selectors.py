@@ -3,22 +3,18 @@
 from django.db import connection
 
 from keybuzz import fixed_sql
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 
 from .models import Alert
 
 
-def alerts_today(*, tenant: Tenant) -> list[dict]:
-    """The tenant's alerts of its local today, oldest first: `{kind, threshold, at}` each
-    (`threshold` a percent of the budget, None for `budget_blocked`). One indexed query, in
-    fixed SQL: the status endpoint runs it on every call (keybuzz.fixed_sql)."""
+def alerts_today(*, tenant: Tenant) -> list[Alert]:
+    """The tenant's alerts of its local today, oldest first (`threshold` a percent of the
+    budget, None for `budget_blocked`). One indexed query, in fixed SQL: the status endpoint
+    runs it on every call (keybuzz.fixed_sql)."""
     with connection.cursor() as cursor:
         cursor.execute(_ALERTS_OF_DAY, [tenant.id, tenant.local_day()])
-        alerts = [fixed_sql.from_row(Alert, row) for row in cursor.fetchall()]
-    return [
-        {"kind": alert.kind, "threshold": alert.threshold, "at": alert.created_at}
-        for alert in alerts
-    ]
+        return [fixed_sql.from_row(Alert, row) for row in cursor.fetchall()]
 
 
 _ALERTS_OF_DAY = (

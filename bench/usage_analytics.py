@@ -140,13 +140,13 @@ def fixtures_ensure() -> tuple[str, str, str]:
     """(busiest synthetic tenant id, staff token, member token of it and of the empty tenant)."""
     from django.db.models import Sum
 
-    from keybuzz.tenants.models import Plan, Tenant
-    from keybuzz.tenants.services import (
+    from tenants.models import Plan, Tenant
+    from tenants.services import (
         membership_get_or_create,
         tenant_create,
         user_get_or_create,
     )
-    from keybuzz.tenants.tokens import api_token_issue
+    from tenants.tokens import api_token_issue
     from usage.models import UsageRollup
 
     busiest = (

@@ -29,12 +29,13 @@ class RefusalSerializer(ErrorSerializer):
 
 
 class BudgetSerializer(serializers.Serializer):
-    """A tenant's budget today, in /ai/assist/status and in a 402 (CONTRACT §4)."""
+    """A tenant's budget today, in /ai/assist/status and in a 402 (CONTRACT §4): reads
+    `budget` (the ledger's BudgetState) and `allowed` of what it is given."""
 
-    dailyBudget = money_field()
-    used = money_field()
-    reserved = money_field()
-    remaining = money_field()
+    dailyBudget = money_field(source="budget.daily")
+    used = money_field(source="budget.used")
+    reserved = money_field(source="budget.reserved")
+    remaining = money_field(source="budget.remaining")
     allowed = serializers.BooleanField()
 
 
@@ -73,7 +74,7 @@ _ERRORS = {
     403: (RefusalSerializer, "Another tenant, an inactive tenant, or (assist) the tenant's "
           "kill switch.", [_example("forbidden", "You are not a member of this tenant."),
                            _example("tenant_inactive", "This tenant is inactive.")]),
-    404: (ErrorSerializer, "Unknown tenant.", [_example("not_found", "Unknown tenant 'x'.")]),
+    404: (ErrorSerializer, "Unknown tenant.", [_example("not_found", "There is no tenant “x”.")]),
     409: (ErrorSerializer, "The first request with this Idempotency-Key is still in flight "
           "after the wait; retry after `Retry-After` seconds.",
           [_example("idempotency_in_progress",

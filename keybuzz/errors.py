@@ -2,8 +2,9 @@
 
 Code anywhere raises an `ApiError` subclass (a status, a code, a message, optional extra body
 fields). `api_exception_handler` renders those and DRF's own exceptions for API views;
-`JsonErrorsMiddleware` does the same for everything outside DRF on API paths (unknown routes,
-wrong methods on plain views, crashes), so an API client never sees an HTML page or a traceback.
+`ErrorsMiddleware` does the same for everything outside DRF on API paths (unknown routes,
+wrong methods on plain views, crashes), so an API client never sees an HTML page or a traceback;
+on the server-rendered pages it renders the same errors as an HTML page (templates/error.html).
 """
 
 import logging
@@ -15,7 +16,9 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext
 from rest_framework import exceptions as drf
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import set_rollback
@@ -196,8 +199,9 @@ _ERROR_FOR_STATUS = {
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
-class JsonErrorsMiddleware:
-    """API paths answer errors as JSON whatever produced them (routing, plain views, crashes)."""
+class ErrorsMiddleware:
+    """API paths answer errors as JSON whatever produced them (routing, plain views, crashes);
+    a page that raises an ApiError (e.g. the usage page's tenant check) shows it as HTML."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -218,5 +222,11 @@ class JsonErrorsMiddleware:
 
     def process_exception(self, request, exc):
         if not is_api_path(request.path):
-            return None
+            return error_page(exc, request=request) if isinstance(exc, ApiError) else None
         return error_response(_api_error_for(exc) or _unexpected(exc, request), request=request)
+
+
+def error_page(error: ApiError, *, request) -> HttpResponse:
+    """An ApiError as the page a person reads, in their language."""
+    context = {"message": gettext(error.message), "status_code": error.status_code}
+    return render(request, "error.html", context, status=error.status_code)

@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from .logging import log_context
+from .structured_logging import log_context
 
 # Echoed back in a header and written to ai_usage: keep it short and printable.
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")

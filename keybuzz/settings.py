@@ -48,7 +48,7 @@ CSRF_COOKIE_SECURE = SECURE_HTTPS
 SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
-    "keybuzz.console.apps.StaffAdminConfig",  # django.contrib.admin, on the console's site
+    "console.apps.StaffAdminConfig",  # django.contrib.admin, on the console's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -58,11 +58,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "keybuzz.tenants",
+    "tenants",
     "ai",
     "usage",
     "alerts",
-    "keybuzz.console.apps.ConsoleConfig",
+    "reports",
+    "console.apps.ConsoleConfig",
 ]
 
 MIDDLEWARE = [
@@ -76,7 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "keybuzz.errors.JsonErrorsMiddleware",
+    "keybuzz.errors.ErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "keybuzz.urls"
@@ -93,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["keybuzz.money_display"],  # {{ amount|usd }} in every template
         },
     },
 ]
@@ -155,8 +157,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ai@keybuzz.localhost
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The first class's `authenticate_header` makes unauthenticated requests a 401.
-        "keybuzz.tenants.authentication.ServiceKeyAuthentication",
-        "keybuzz.tenants.authentication.ApiTokenAuthentication",
+        "tenants.authentication.ServiceKeyAuthentication",
+        "tenants.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -232,10 +234,10 @@ if _log_format not in ("json", "text"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"log_context": {"()": "keybuzz.logging.LogContextFilter"}},
+    "filters": {"log_context": {"()": "keybuzz.structured_logging.LogContextFilter"}},
     "formatters": {
-        "json": {"()": "keybuzz.logging.JsonFormatter"},
-        "text": {"()": "keybuzz.logging.TextFormatter"},
+        "json": {"()": "keybuzz.structured_logging.JsonFormatter"},
+        "text": {"()": "keybuzz.structured_logging.TextFormatter"},
     },
     "handlers": {
         "console": {

@@ -15,9 +15,9 @@ import responses
 from django.db import connection
 from rest_framework.test import APIClient
 
-from keybuzz.tenants.models import Membership, Plan, Tenant, User
-from keybuzz.tenants.services import membership_get_or_create, tenant_create
-from keybuzz.tenants.tokens import api_token_issue
+from tenants.models import Membership, Plan, Tenant, User
+from tenants.services import membership_get_or_create, tenant_create
+from tenants.tokens import api_token_issue
 
 SERVICE_KEY = "tests-service-key-0123456789abcdef"
 LITELLM = "http://litellm.test"

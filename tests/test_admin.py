@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.urls import reverse
 
 from ai.models import AIGlobalSettings, KillSwitchChange
-from keybuzz.tenants.models import ApiToken, User
-from keybuzz.tenants.tokens import api_token_user
+from tenants.models import ApiToken, User
+from tenants.tokens import api_token_user
 
 pytestmark = pytest.mark.django_db
 

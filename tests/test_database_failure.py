@@ -3,8 +3,7 @@
 import pytest
 from django.db import OperationalError
 
-from ai.models import Reservation
-from usage.models import AIUsage
+from usage.models import AIUsage, Reservation
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ def test_authentication_against_a_dead_database_answers_503_unavailable(
 ):
     # given a database that refuses connections when the token is looked up
     client = client_for(member)
-    monkeypatch.setattr("keybuzz.tenants.authentication.api_token_user", _unreachable)
+    monkeypatch.setattr("tenants.authentication.api_token_user", _unreachable)
     # when a request arrives
     response = client.get("/ai/assist/status", {"tenantId": "ecomlg-001"})
     # then it is a quick, retryable 503 in the contract's shape
@@ -44,7 +43,7 @@ def test_the_failure_is_logged_without_a_traceback_or_its_message(
     client_for, member, monkeypatch, caplog
 ):
     client = client_for(member)
-    monkeypatch.setattr("keybuzz.tenants.authentication.api_token_user", _unreachable)
+    monkeypatch.setattr("tenants.authentication.api_token_user", _unreachable)
     client.get("/ai/assist/status", {"tenantId": "ecomlg-001"})
     record = next(r for r in caplog.records if r.name == "keybuzz.errors")
     assert (record.levelname, record.exc_info) == ("WARNING", None)

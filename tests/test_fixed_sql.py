@@ -8,12 +8,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from ai.models import ModelPrice, Reservation
 from keybuzz import fixed_sql
-from keybuzz.tenants.access import Access, tenant_for_user
-from keybuzz.tenants.models import Plan, Tenant, User
-from keybuzz.tenants.tokens import api_token_issue, api_token_user, api_tokens_revoke
-from usage.models import AIUsage
+from tenants.access import Access, tenant_for_user
+from tenants.models import ModelPrice, Plan, Tenant, User
+from tenants.tokens import api_token_issue, api_token_user, api_tokens_revoke
+from usage.models import AIUsage, Reservation
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.core import mail
 from django.core.management import call_command
 from freezegun import freeze_time
 
-from keybuzz.tenants.models import Membership
-from usage.services import UsageEntry, usage_record
+from tenants.models import Membership
+from usage.recording import UsageEntry, usage_record
 
 pytestmark = pytest.mark.django_db
 

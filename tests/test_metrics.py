@@ -15,13 +15,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from ai.budget import budget_reserve
 from ai.kill_switches import kill_switch_set
-from ai.models import Reservation
 from tests.conftest import COMPLETIONS
 from tests.fakes.upstream import FakeUpstream
-from usage.models import AIUsage
-from usage.services import UsageEntry, usage_record, usage_record_many
+from usage.budget import budget_reserve
+from usage.models import AIUsage, Reservation
+from usage.recording import UsageEntry, usage_record, usage_record_many
 
 MESSAGES = [{"role": "customer", "content": "Ma commande est en retard"}]
 METRICS_TOKEN = "metrics-token-0123456789abcdef"

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.management.commands import changepassword
 from django.core.management import call_command
 
-from keybuzz.tenants.models import User
+from tenants.models import User
 
 pytestmark = pytest.mark.django_db
 

@@ -13,12 +13,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from ai.models import BudgetCounter
-from ai.pricing import to_micros
-from keybuzz.tenants.models import Membership, Plan, Tenant, User
-from keybuzz.tenants.services import tenant_create
-from usage.models import AIUsage
-from usage.services import UsageEntry, usage_record
+from tenants.models import Membership, Plan, Tenant, User
+from tenants.services import tenant_create
+from usage.models import AIUsage, BudgetCounter
+from usage.pricing import to_micros
+from usage.recording import UsageEntry, usage_record
 
 REPO_ROOT = next(p for p in Path(__file__).resolve().parents if (p / "manage.py").is_file())
 LOGIN_LINE = re.compile(r"^\s+(?P<email>\S+@\S+) / (?P<password>\S+)\s+\((?P<role>[^)]*)\)$")

@@ -1,6 +1,6 @@
 """Rebuild the usage rollups and the budget counters' spend from the ai_usage rows.
 
-usage.services keeps both exact by construction; this finds, and repairs, what went wrong
+usage.recording keeps both exact by construction; this finds, and repairs, what went wrong
 anyway: a row edited or deleted by hand, a row inserted around the service, a restore. A row
 counts on the tenant's local day of its `created_at` (CONTRACT §5), like the recording service.
 
@@ -9,7 +9,6 @@ and the rollups are the only history left.
 """
 
 import time as clock
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -17,11 +16,12 @@ from typing import NamedTuple
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
-from ai.models import BudgetCounter
-from ai.pricing import from_micros, to_micros
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
+from usage.models import BudgetCounter
+from usage.pricing import from_micros, to_micros
 
 from .models import AIUsage, UsagePurge, UsageRollup
+from .rollups import RollupSums
 
 CHUNK_SIZE = 5000
 # No timezone is more than 14 h ahead of UTC, so rows of local days from `start` on were all
@@ -196,31 +196,25 @@ def _compare(
 def _recompute(
     *, tenant: Tenant, start: date | None
 ) -> tuple[int, dict[RollupKey, Totals], dict[date, int]]:
-    """What recording the tenant's rows of days from `start` on adds up to (usage.services)."""
-    zone = tenant.zone  # Tenant.local_day, without a settings lookup per row
+    """What recording the tenant's rows of days from `start` on adds up to (usage.recording)."""
     rows = AIUsage.objects.filter(tenant=tenant).order_by()
     if start is not None:
         rows = rows.filter(
             created_at__gte=datetime.combine(start, time.min, tzinfo=UTC) - LOCAL_DAY_MARGIN
         )
-    totals: dict[RollupKey, list[int]] = defaultdict(lambda: [0, 0, 0])
-    spent: dict[date, int] = defaultdict(int)
+    sums = RollupSums()
     count = 0
     for created_at, feature, model, status, tokens, cost in rows.values_list(
         "created_at", "feature", "model", "status", "total_tokens", "cost_usd_est"
     ).iterator(chunk_size=CHUNK_SIZE):
-        day = created_at.astimezone(zone).date()
+        day = tenant.local_day(created_at)
         if start is not None and day < start:
             continue
-        micros = to_micros(cost)
-        rollup = totals[day, feature, model, status]
-        rollup[0] += 1
-        rollup[1] += tokens
-        rollup[2] += micros
-        if micros:
-            spent[day] += micros
+        sums.add(tenant_id=tenant.id, day=day, feature=feature, model=model, status=status,
+                 tokens=tokens, cost_micros=to_micros(cost))  # fmt: skip
         count += 1
-    return count, {key: Totals(*value) for key, value in totals.items()}, dict(spent)
+    totals = {key[1:]: Totals(*value) for key, value in sums.rollups.items()}
+    return count, totals, {day: spent for (_, day), spent in sums.spent.items()}
 
 
 def _repair(

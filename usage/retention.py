@@ -6,17 +6,14 @@ the budget counters stay as they were; usage.rebuild never touches days before a
 
 import logging
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
-from ai.idempotency import idempotency_keys_purge
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant, local_day
 
 from .models import AIUsage, UsagePurge
+from .signals import usage_purged
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +35,13 @@ def usage_purge(*, before: date, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
     Rows go in batches of `batch_size`, each committed on its own, so that no transaction or
     lock lasts long on a large table. Reservations are left alone: they are budget held by
     calls in flight, and closing abandoned ones is budget_close_abandoned's job.
-    Idempotency keys claimed more than 24 hours ago, which already count as absent, are deleted
-    too, whatever `before` (ai.idempotency); the rate limiter keeps one row per tenant and
-    needs no purge.
+    Then `usage_purged` is sent: the pipeline deletes the idempotency keys claimed more than 24
+    hours ago, which already count as absent, whatever `before` (ai.idempotency); the rate
+    limiter keeps one row per tenant and needs no purge.
     """
     if batch_size < 1:
         raise PurgeRefused(f"the batch size must be at least 1, not {batch_size}")
-    today = timezone.now().astimezone(ZoneInfo(settings.KEYBUZZ["AI_BUDGET_TIMEZONE"])).date()
+    today = local_day()
     if before > today:
         raise PurgeRefused(
             f"{before} is in the future (today is {today} in AI_BUDGET_TIMEZONE): "
@@ -62,9 +59,7 @@ def usage_purge(*, before: date, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
         ).order_by()
         while batch := _delete_batch(rows, purge=purge, batch_size=batch_size):
             deleted += batch
-    keys = idempotency_keys_purge(batch_size=batch_size)
-    if keys:
-        logger.info("Deleted %d expired idempotency key(s).", keys)
+    usage_purged.send(sender=UsagePurge, batch_size=batch_size)
     return deleted
 
 

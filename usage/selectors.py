@@ -1,17 +1,18 @@
-"""Usage analytics, read from the daily rollups only: constant time whatever the history."""
+"""Usage analytics, read from the daily rollups only: constant time whatever the history.
 
-from dataclasses import dataclass
+Selectors return data (the dataclasses below); the API's serializers (reports.apis) and the
+page (reports.views) shape it for their readers.
+"""
+
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Case, F, Sum, When
-from django.utils import timezone
 
-from ai.pricing import MICRO_USD, from_micros
-from ai.selectors import budget_state
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant, local_day
+from usage.budget import BudgetState, budget_state
+from usage.pricing import MICRO_USD, from_micros
 
 from .models import AIUsage, UsageRollup
 
@@ -46,19 +47,65 @@ class Totals:
     def cost_usd(self) -> Decimal:
         return from_micros(self.cost_micros)
 
-    def as_json(self) -> dict:
-        return {
-            "calls": self.calls,
-            "blockedCalls": self.blocked_calls,
-            "errorCalls": self.error_calls,
-            "tokens": self.tokens,
-            "costUsd": self.cost_usd,
-        }
+
+@dataclass
+class DayTotals(Totals):
+    day: date | None = None
+
+
+@dataclass(frozen=True)
+class TenantTotals:
+    tenant_id: str
+    name: str
+    plan: str
+    calls: int
+    tokens: int
+    cost_usd: Decimal
+
+
+@dataclass(frozen=True)
+class UsageToday:
+    """A tenant's local day so far (CONTRACT §4 /admin/ai/usage/today)."""
+
+    tenant: Tenant
+    day: date
+    totals: Totals
+    budget: BudgetState  # its `daily` includes the day's top-ups
+
+    @property
+    def daily(self) -> Decimal:
+        return self.budget.daily
+
+    @property
+    def used(self) -> Decimal:
+        return self.totals.cost_usd
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(Decimal(0), self.daily - self.used)
+
+    @property
+    def percent_used(self) -> Decimal:
+        return percent_used(used=self.used, daily=self.daily)
+
+
+@dataclass(frozen=True)
+class UsageHistory:
+    """The last days of a tenant, or of the platform (tenant None) with `by_tenant`."""
+
+    tenant: Tenant | None
+    since: date
+    to: date
+    summary: Totals
+    by_feature: dict[str, Totals]
+    by_model: dict[str, Totals]
+    by_day: list[DayTotals]
+    by_tenant: list[TenantTotals] | None = field(default=None)
 
 
 def platform_today() -> date:
     """'Today' of platform-wide views: the day in AI_BUDGET_TIMEZONE."""
-    return timezone.now().astimezone(ZoneInfo(settings.KEYBUZZ["AI_BUDGET_TIMEZONE"])).date()
+    return local_day()
 
 
 def _sums(rollups, *keys: str):
@@ -74,35 +121,23 @@ def percent_used(*, used: Decimal, daily: Decimal) -> Decimal:
     return (used / daily * 100).quantize(MICRO_USD, rounding=ROUND_HALF_UP)
 
 
-def usage_today(*, tenant: Tenant) -> dict:
-    """The tenant's local day so far (CONTRACT §4 /admin/ai/usage/today)."""
+def usage_today(*, tenant: Tenant) -> UsageToday:
+    """The tenant's local day so far."""
     day = tenant.local_day()
     totals = Totals()
     for group in _sums(UsageRollup.objects.filter(tenant=tenant, day=day), "status"):
         totals.add(status=group["status"], calls=group["n"], tokens=group["token_sum"],
                    cost_micros=group["cost_sum"])  # fmt: skip
-    daily, used = budget_state(tenant=tenant, day=day).daily, totals.cost_usd
-    return {
-        "tenantId": tenant.id,
-        "date": day,
-        "plan": tenant.plan_id,
-        "calls": totals.calls,
-        "tokens": totals.tokens,
-        "costUsd": used,
-        "budget": {
-            "daily": daily,
-            "used": used,
-            "remaining": max(Decimal(0), daily - used),
-            "percentUsed": percent_used(used=used, daily=daily),
-        },
-    }
+    return UsageToday(
+        tenant=tenant, day=day, totals=totals, budget=budget_state(tenant=tenant, day=day)
+    )
 
 
-def usage_history(*, tenant: Tenant | None, days: int) -> dict:
+def usage_history(*, tenant: Tenant | None, days: int) -> UsageHistory:
     """The last `days` local days, today included (CONTRACT §4 /admin/ai/usage).
 
     Without a tenant: the whole platform, each tenant's rows on its own local dates, and
-    `byTenant` ranked by cost.
+    `by_tenant` ranked by cost.
     """
     to = tenant.local_day() if tenant else platform_today()
     since = to - timedelta(days=days - 1)
@@ -110,7 +145,8 @@ def usage_history(*, tenant: Tenant | None, days: int) -> dict:
     if tenant is not None:
         rollups = rollups.filter(tenant=tenant)
     summary, by_feature, by_model = Totals(), {}, {}
-    by_day = {since + timedelta(days=offset): Totals() for offset in range(days)}
+    by_day = {since + timedelta(days=offset): DayTotals(day=since + timedelta(days=offset))
+              for offset in range(days)}  # fmt: skip
     for group in _sums(rollups, "day", "feature", "model", "status"):
         amounts = dict(status=group["status"], calls=group["n"], tokens=group["token_sum"],
                        cost_micros=group["cost_sum"])  # fmt: skip
@@ -121,28 +157,19 @@ def usage_history(*, tenant: Tenant | None, days: int) -> dict:
             by_day[group["day"]],
         ):
             totals.add(**amounts)
-    history = {
-        "tenantId": tenant.id if tenant else None,
-        "from": since,
-        "to": to,
-        "summary": {
-            "totalCalls": summary.all_calls,
-            "totalTokens": summary.tokens,
-            "totalCostUsd": summary.cost_usd,
-            "successCalls": summary.calls,
-            "blockedCalls": summary.blocked_calls,
-            "errorCalls": summary.error_calls,
-        },
-        "byFeature": {name: totals.as_json() for name, totals in sorted(by_feature.items())},
-        "byModel": {alias: totals.as_json() for alias, totals in sorted(by_model.items())},
-        "byDay": [{"date": day, **totals.as_json()} for day, totals in by_day.items()],
-    }
-    if tenant is None:
-        history["byTenant"] = _by_tenant(rollups)
-    return history
+    return UsageHistory(
+        tenant=tenant,
+        since=since,
+        to=to,
+        summary=summary,
+        by_feature=dict(sorted(by_feature.items())),
+        by_model=dict(sorted(by_model.items())),
+        by_day=list(by_day.values()),
+        by_tenant=_by_tenant(rollups) if tenant is None else None,
+    )
 
 
-def _by_tenant(rollups) -> list[dict]:
+def _by_tenant(rollups) -> list[TenantTotals]:
     # Aggregated per tenant first, then named: letting the ORM group by the joined tenant
     # columns makes PostgreSQL join every rollup row before grouping (3x slower at 10M rows).
     ranked = list(
@@ -161,13 +188,13 @@ def _by_tenant(rollups) -> list[dict]:
         ).values_list("id", "name", "plan_id")
     }
     return [
-        {
-            "tenantId": row["tenant_id"],
-            "name": names[row["tenant_id"]][0],
-            "plan": names[row["tenant_id"]][1],
-            "calls": row["successes"],
-            "tokens": row["token_sum"],
-            "costUsd": from_micros(row["cost_sum"]),
-        }
+        TenantTotals(
+            tenant_id=row["tenant_id"],
+            name=names[row["tenant_id"]][0],
+            plan=names[row["tenant_id"]][1],
+            calls=row["successes"],
+            tokens=row["token_sum"],
+            cost_usd=from_micros(row["cost_sum"]),
+        )
         for row in ranked
     ]

@@ -4,8 +4,9 @@ Tenants `synthetic-0001`… (plans round-robin, a few timezones) get `rows` ai_u
 over their last `days` local days, today so far included, written chunk by chunk through the
 one recording service, so rollups and budget counters match the rows by construction.
 
-The budget holds as in keybuzz/demo.py: a success that would take its tenant-day past the daily
-budget is recorded as blocked at $0. It is decided inside each chunk's transaction with the
+The budget holds by the rule of usage.budget (as in console/demo.py): a success that the rule
+would not admit on its tenant-day (top-ups included) is recorded as blocked at $0. It is
+decided inside each chunk's transaction with the
 tenant-day counters locked, against what is already spent and reserved (earlier runs, the API,
 calls in flight), so a reservation taken meanwhile waits for the chunk and then sees its spend.
 
@@ -28,12 +29,13 @@ from itertools import repeat
 from django.db import transaction
 from django.utils import timezone
 
-from ai.models import BudgetCounter, ModelPrice
-from ai.pricing import from_micros, to_micros
-from keybuzz.tenants.models import Plan, Tenant
-from keybuzz.tenants.services import tenant_create
+from tenants.models import ModelPrice, Plan, Tenant
+from tenants.services import tenant_create
+from usage.models import BudgetCounter
+from usage.pricing import from_micros, to_micros
 
-from .services import UsageEntry, usage_record_many
+from .budget import budget_admits
+from .recording import UsageEntry, usage_record_many
 
 TENANT_PREFIX = "synthetic-"
 MAX_TENANTS = 9999  # ids keep four digits, so they sort in creation order
@@ -77,19 +79,21 @@ class GenerationReport:
 
 
 class _Cell:
-    """One tenant-day: its model alias, its prices and its budget in integers."""
+    """One tenant-day: its model alias, its prices and its budget state in integers."""
 
-    __slots__ = ("alias", "budget", "day", "input_pp", "output_pp", "room", "tenant")
+    __slots__ = ("alias", "budget", "day", "granted", "held", "input_pp", "output_pp", "tenant")
 
     def __init__(self, tenant: Tenant, day: date):
         price: ModelPrice = tenant.plan.model
         self.tenant, self.day, self.alias = tenant, day, price.alias
         # Prices have 6 decimals, so in millionths of a micro-dollar per token they are exact
-        # integers and a cost is exact integer arithmetic (ai.pricing.cost_usd, half-up).
+        # integers and a cost is exact integer arithmetic (usage.pricing.cost_usd, half-up).
         self.input_pp = int(price.input_usd_per_million.scaleb(6))
         self.output_pp = int(price.output_usd_per_million.scaleb(6))
         self.budget = to_micros(tenant.daily_budget)
-        self.room = 0  # what the budget still admits; set under lock for each chunk
+        # What the day already holds (spent + reserved) and its top-ups: read under lock for
+        # each chunk, then moved by the chunk's successes.
+        self.held = self.granted = 0
 
 
 def synthetic_tenants_ensure(*, count: int) -> tuple[list[Tenant], int]:
@@ -239,8 +243,9 @@ class _ChunkWriter:
             if error_code is None:
                 # cost_usd: tokens at the alias's prices, rounded half-up to the micro-dollar
                 micros = (prompt * cell.input_pp + completion * cell.output_pp + _HALF) // _PP
-                if micros <= cell.room:
-                    cell.room -= micros
+                if budget_admits(spent=cell.held, reserved=0, amount=micros,
+                                 budget=cell.budget, granted=cell.granted):  # fmt: skip
+                    cell.held += micros
                     success, spent = success + 1, spent + micros
                     cost = usd.get(micros) or usd.setdefault(micros, from_micros(micros))
                     append(UsageEntry(
@@ -267,7 +272,7 @@ class _ChunkWriter:
 
 
 def _lock_counters(cells: set[_Cell]) -> None:
-    """Lock (creating if missing) the chunk's tenant-day counters and set each cell's room.
+    """Lock (creating if missing) the chunk's tenant-day counters and read each cell's state.
 
     Adding 0 through the counters' own upsert takes the row lock until the chunk commits: a
     reservation on the same day waits, then sees the chunk's spend, so the cap holds.
@@ -276,11 +281,11 @@ def _lock_counters(cells: set[_Cell]) -> None:
     for cell in ordered:
         BudgetCounter.objects.add_spent(tenant_id=cell.tenant.id, day=cell.day, amount=0)
     counters = {
-        (tenant_id, day): spent + reserved - granted
+        (tenant_id, day): (spent + reserved, granted)
         for tenant_id, day, spent, reserved, granted in BudgetCounter.objects.filter(
             tenant_id__in={cell.tenant.id for cell in cells},
             day__in={cell.day for cell in cells},
         ).values_list("tenant_id", "day", "spent_micros", "reserved_micros", "granted_micros")
     }
     for cell in ordered:
-        cell.room = cell.budget - counters[cell.tenant.id, cell.day]
+        cell.held, cell.granted = counters[cell.tenant.id, cell.day]

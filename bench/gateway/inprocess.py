@@ -18,8 +18,8 @@ environment (bench/gateway/processes.py django_env); each prints one JSON line.
 - idle_cost: CPU of one status request in-process, back to back and after 50 ms of idling
   (why the app's CPU per request is higher at concurrency 1 than under load).
 - budget: timings of the budget check: the counter read of /ai/assist/status
-  (budget_state_fresh) and the admission (budget_reserve: the conditional upsert and the
-  reservation insert, in a transaction rolled back, so the database is left as it was).
+  (budget_close_abandoned_and_read) and the admission (budget_reserve: the conditional upsert
+  and the reservation insert, in a transaction rolled back, so the database is left as it was).
 """
 
 import json
@@ -47,9 +47,9 @@ def fixtures() -> dict:
     from django.contrib.sessions.backends.db import SessionStore
     from django.db.models import Sum
 
-    from keybuzz.tenants.models import Plan, Tenant
-    from keybuzz.tenants.services import membership_get_or_create, tenant_create, user_get_or_create
-    from keybuzz.tenants.tokens import api_token_issue, api_tokens_revoke
+    from tenants.models import Plan, Tenant
+    from tenants.services import membership_get_or_create, tenant_create, user_get_or_create
+    from tenants.tokens import api_token_issue, api_tokens_revoke
     from usage.models import UsageRollup
 
     plan, _ = Plan.objects.update_or_create(
@@ -167,11 +167,11 @@ def idle_cost(token: str, tenant_id: str, count: int) -> dict:
 def budget(tenant_id: str, iterations: int) -> dict:
     from django.db import transaction
 
-    from ai.budget import budget_reserve, budget_state_fresh, minimal_call_cost
-    from ai.models import BudgetCounter
-    from ai.pricing import to_micros
-    from keybuzz.tenants.models import Tenant
-    from usage.services import UsageEntry
+    from tenants.models import Tenant
+    from usage.budget import budget_close_abandoned_and_read, budget_reserve, minimal_call_cost
+    from usage.models import BudgetCounter
+    from usage.pricing import to_micros
+    from usage.recording import UsageEntry
 
     tenant = Tenant.objects.select_related("plan__model").get(pk=tenant_id)
     day, price = tenant.local_day(), tenant.plan.model
@@ -187,7 +187,7 @@ def budget(tenant_id: str, iterations: int) -> dict:
     read, admit = [], []
     for _ in range(iterations):
         started = time.perf_counter()
-        budget_state_fresh(tenant=tenant, day=day)
+        budget_close_abandoned_and_read(tenant=tenant, day=day)
         read.append((time.perf_counter() - started) * 1000)
         with transaction.atomic():
             started = time.perf_counter()

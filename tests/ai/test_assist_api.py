@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ai.models import BudgetCounter, Reservation
 from tests.ai.conftest import COMPLETIONS, answer, post, seed_request
-from usage.models import AIUsage
+from usage.models import AIUsage, BudgetCounter, Reservation
 
 pytestmark = pytest.mark.django_db
 

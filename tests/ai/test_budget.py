@@ -5,19 +5,20 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from ai.budget import (
+from ai.prompts import SYSTEM_PROMPT, upstream_messages
+from tenants.models import ModelPrice
+from usage.budget import (
     budget_close_abandoned,
+    budget_refusal,
     budget_reserve,
     budget_settle,
     budget_state,
     prompt_tokens_upper_bound,
     worst_case_cost,
 )
-from ai.exceptions import BudgetExceeded
-from ai.models import BudgetCounter, ModelPrice, Reservation
-from ai.prompts import SYSTEM_PROMPT, upstream_messages
-from usage.models import AIUsage
-from usage.services import UsageEntry
+from usage.exceptions import BudgetExceeded
+from usage.models import AIUsage, BudgetCounter, Reservation
+from usage.recording import UsageEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +38,14 @@ def _call(tenant, **fields) -> UsageEntry:
 
 
 def _reserve(tenant, amount=ONE_CENT, at=None):
-    return budget_reserve(
-        tenant=tenant, worst_case=amount, admitted_at=at or timezone.now(), call=_call(tenant)
+    """Reserve as the pipeline does: the hold, or the 402 of a refusal."""
+    at = at or timezone.now()
+    reservation = budget_reserve(
+        tenant=tenant, worst_case=amount, admitted_at=at, call=_call(tenant)
     )
+    if reservation is None:
+        raise budget_refusal(tenant=tenant, day=tenant.local_day(at))
+    return reservation
 
 
 def _counter(tenant) -> tuple[int, int]:

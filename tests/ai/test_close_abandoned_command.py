@@ -7,10 +7,9 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
-from ai.budget import budget_reserve
-from ai.models import Reservation
-from usage.models import AIUsage
-from usage.services import UsageEntry
+from usage.budget import budget_reserve
+from usage.models import AIUsage, Reservation
+from usage.recording import UsageEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +62,7 @@ def test_the_loop_survives_a_database_outage_and_tries_again(monkeypatch):
             raise Stop
 
     monkeypatch.setattr(
-        "ai.management.commands.close_abandoned_reservations.budget_close_abandoned",
+        "usage.management.commands.close_abandoned_reservations.budget_close_abandoned",
         close_abandoned,
     )
     monkeypatch.setattr("keybuzz.cli.time.sleep", sleep)

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from ai.models import BudgetCounter, BudgetTopUp
+from usage.models import BudgetCounter, BudgetTopUp
 
 
 @pytest.mark.django_db

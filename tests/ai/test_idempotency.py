@@ -17,11 +17,11 @@ from freezegun import freeze_time
 
 from ai.apis import AssistApi
 from ai.idempotency import idempotency_request_hash, idempotency_run
-from ai.models import BudgetCounter, IdempotencyKey
-from keybuzz.tenants.models import Plan
+from ai.models import IdempotencyKey
+from tenants.models import Plan
 from tests.ai.conftest import COMPLETIONS, answer, post, seed_request
 from tests.fakes.upstream import FakeUpstream
-from usage.models import AIUsage
+from usage.models import AIUsage, BudgetCounter
 from usage.retention import usage_purge
 
 pytestmark = pytest.mark.django_db

@@ -14,14 +14,13 @@ import pytest
 import requests
 from django.db.models import Sum
 
-from ai.budget import worst_case_cost
-from ai.models import BudgetCounter, ModelPrice, Reservation
-from ai.pricing import cost_usd, to_micros
 from ai.prompts import upstream_messages
-from keybuzz.tenants.models import Plan
+from tenants.models import ModelPrice, Plan
 from tests.conftest import REPO_ROOT
 from tests.fakes.upstream import FakeUpstream
-from usage.models import AIUsage
+from usage.budget import worst_case_cost
+from usage.models import AIUsage, BudgetCounter, Reservation
+from usage.pricing import cost_usd, to_micros
 
 pytestmark = [
     pytest.mark.postgres,

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from ai.models import ModelPrice
+from tenants.models import ModelPrice
 from tests.ai.conftest import SEED_CONTENT, post, seed_request
 from tests.conftest import COMPLETIONS
 from usage.models import AIUsage
@@ -45,7 +45,7 @@ def billing(client, make_user):
 
 
 def _edit_price(client, alias="kbz-cheap", input_price="0.2", output_price="0.6"):
-    return client.post(f"/staff/ai/modelprice/{alias}/change/", {
+    return client.post(f"/staff/tenants/modelprice/{alias}/change/", {
         "alias": alias, "input_usd_per_million": input_price,
         "output_usd_per_million": output_price, "_save": "Save",
     }, follow=True)  # fmt: skip

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from ai.models import ModelPrice
-from ai.pricing import cost_usd
+from tenants.models import ModelPrice
+from usage.pricing import cost_usd
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,12 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from ai.exceptions import TenantRateLimited
-from ai.models import BudgetCounter, RateLimitState, Reservation
+from ai.models import RateLimitState
 from ai.rate_limit import rate_limit_take
-from keybuzz.tenants.models import Plan
+from tenants.models import Plan
 from tests.ai.conftest import answer, post, seed_request
 from tests.fakes.upstream import FakeUpstream
-from usage.models import AIUsage
+from usage.models import AIUsage, BudgetCounter, Reservation
 
 pytestmark = pytest.mark.django_db
 

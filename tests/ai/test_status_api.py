@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from freezegun import freeze_time
 
-from ai.budget import budget_reserve
+from usage.budget import budget_reserve
 from usage.models import AIUsage
-from usage.services import UsageEntry, usage_record
+from usage.recording import UsageEntry, usage_record
 
 pytestmark = pytest.mark.django_db
 

@@ -7,15 +7,14 @@ import pytest
 from django.core.management import call_command
 from freezegun import freeze_time
 
-from ai.budget import budget_reserve
-from ai.exceptions import BudgetExceeded
-from ai.models import BudgetCounter, BudgetTopUp
-from ai.selectors import budget_state, budget_states_today
-from ai.top_ups import budget_top_up
 from keybuzz.errors import InvalidRequest
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
+from usage.budget import budget_refusal, budget_reserve, budget_state, budget_states_today
+from usage.exceptions import BudgetExceeded
+from usage.models import BudgetCounter, BudgetTopUp
+from usage.recording import UsageEntry, usage_record
 from usage.selectors import usage_today
-from usage.services import UsageEntry, usage_record
+from usage.top_ups import budget_top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,12 @@ def tiny(make_tenant):
 def _reserve(tenant, amount=CENT):
     call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
                       status="success")  # fmt: skip
-    return budget_reserve(tenant=tenant, worst_case=amount, admitted_at=NOON_PARIS, call=call)
+    reservation = budget_reserve(
+        tenant=tenant, worst_case=amount, admitted_at=NOON_PARIS, call=call
+    )
+    if reservation is None:  # refused: the pipeline's 402
+        raise budget_refusal(tenant=tenant, day=tenant.local_day(NOON_PARIS))
+    return reservation
 
 
 def _top_up(tenant, amount="0.01", reason="goodwill after an outage"):
@@ -99,7 +103,7 @@ def test_usage_today_and_status_show_the_topped_up_budget(tiny, client_for, make
     _spend(tiny, CENT)
     _top_up(tiny, "0.08")
     # then both views of the day agree on a 0.10 budget
-    assert usage_today(tenant=tiny)["budget"]["daily"] == Decimal("0.10")
+    assert usage_today(tenant=tiny).daily == Decimal("0.10")
     reader = client_for(make_user("a@tiny.test", tenant=tiny))
     status = reader.get("/ai/assist/status", {"tenantId": tiny.id}).json()
     assert (status["budget"]["dailyBudget"], status["budget"]["remaining"]) == (0.1, 0.09)

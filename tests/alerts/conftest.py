@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from alerts.models import WebhookEndpoint
-from keybuzz.tenants.models import Membership
-from usage.services import UsageEntry, usage_record
+from tenants.models import Membership
+from usage.recording import UsageEntry, usage_record
 
 
 def spend(tenant, usd: str, **fields):

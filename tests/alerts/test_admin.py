@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 
 from alerts.models import AlertSettings, WebhookEndpoint
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 from tests.alerts.conftest import refuse, spend
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.tenants.test_admin import change_form_data

@@ -8,13 +8,12 @@ from decimal import Decimal
 import pytest
 import requests
 
-from ai.models import ModelPrice
-from ai.pricing import cost_usd
 from ai.prompts import upstream_messages
 from alerts.models import Alert, AlertDelivery
-from keybuzz.tenants.models import Plan
+from tenants.models import ModelPrice, Plan
 from tests.alerts.conftest import spend
 from tests.fakes.upstream import FakeUpstream
+from usage.pricing import cost_usd
 
 pytestmark = [
     pytest.mark.postgres,

@@ -10,14 +10,13 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
-from ai.budget import minimal_call_cost
-from ai.models import BudgetCounter
-from ai.top_ups import budget_top_up
 from alerts.models import Alert, AlertDelivery
-from keybuzz.tenants.models import Plan
+from tenants.models import Plan
 from tests.alerts.conftest import refuse, spend
-from usage.models import AIUsage
-from usage.services import UsageEntry, usage_record_many
+from usage.budget import minimal_call_cost
+from usage.models import AIUsage, BudgetCounter
+from usage.recording import UsageEntry, usage_record_many
+from usage.top_ups import budget_top_up
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_noon")]
 

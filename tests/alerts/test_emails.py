@@ -8,7 +8,7 @@ from django.utils import translation
 
 from alerts import emails
 from alerts.models import AlertDelivery
-from keybuzz.tenants.models import Membership
+from tenants.models import Membership
 from tests.alerts.conftest import refuse, spend
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
-from keybuzz.console.dashboard import dashboard_read
-from usage.services import UsageEntry, usage_record
+from console.dashboard import dashboard_read
+from usage.recording import UsageEntry, usage_record
 
 pytestmark = pytest.mark.django_db
 

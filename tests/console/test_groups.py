@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from ai.models import AIGlobalSettings, ModelPrice
-from keybuzz.tenants.models import Plan
+from ai.models import AIGlobalSettings
+from tenants.models import ModelPrice, Plan
 
 pytestmark = pytest.mark.django_db
 
@@ -13,9 +13,9 @@ READ_PAGES = [
     "/staff/",
     "/staff/tenants/tenant/",
     "/staff/tenants/plan/",
-    "/staff/ai/modelprice/",
+    "/staff/tenants/modelprice/",
     "/staff/ai/killswitchchange/",
-    "/staff/ai/budgettopup/",
+    "/staff/usage/budgettopup/",
     "/staff/usage/aiusage/",
     "/staff/admin/logentry/",
 ]
@@ -42,7 +42,7 @@ def _edit_plan(client):
 
 
 def _edit_price(client):
-    return client.post("/staff/ai/modelprice/kbz-cheap/change/", {
+    return client.post("/staff/tenants/modelprice/kbz-cheap/change/", {
         "alias": "kbz-cheap", "input_usd_per_million": "0.2", "output_usd_per_million": "0.6",
         "_save": "Save",
     })  # fmt: skip
@@ -87,4 +87,4 @@ def test_billing_admins_cannot_toggle_the_kill_switch(client, in_group):
 def test_nobody_edits_accounting_rows(client, in_group, group):
     client = _logged_in(client, in_group(group))
     assert client.get("/staff/usage/aiusage/add/").status_code == 403
-    assert client.get("/staff/ai/budgetcounter/add/").status_code == 403
+    assert client.get("/staff/usage/budgetcounter/add/").status_code == 403

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ai.kill_switches import kill_switch_set
-from keybuzz.tenants.services import membership_get_or_create
+from tenants.services import membership_get_or_create
 from tests.openapi_validation import Exchange, OpenApiDocument
 
 pytestmark = [

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from django.conf import settings
 
-from keybuzz.tenants.models import Plan
+from tenants.models import Plan
 
 from .litellm_proxy import (
     PRODUCTION_CONFIG,

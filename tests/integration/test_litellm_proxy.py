@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 import requests
 
-from ai.models import ModelPrice
-from ai.pricing import cost_usd
 from ai.prompts import upstream_messages
+from tenants.models import ModelPrice
 from tests.fakes.upstream import DEFAULT_CONTENT, FakeUpstream
 from usage.models import AIUsage
+from usage.pricing import cost_usd
 
 from . import litellm_proxy
 from .litellm_proxy import attempts, provider_model

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from ai.kill_switches import kill_switch_set
-from keybuzz.tenants.services import membership_get_or_create
+from tenants.services import membership_get_or_create
 from tests.openapi_validation import Exchange, OpenApiDocument
 
 pytestmark = [

@@ -18,8 +18,8 @@ import pytest
 import requests
 from psycopg.rows import namedtuple_row
 
-from ai.models import ModelPrice
-from ai.pricing import cost_usd
+from tenants.models import ModelPrice
+from usage.pricing import cost_usd
 
 from .conftest import (
     UPSTREAM_TIMEOUT_SECONDS,

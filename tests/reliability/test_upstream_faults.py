@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from ai.models import BudgetCounter, Reservation
 from tests.fakes.upstream import FakeUpstream
-from usage.models import AIUsage
+from usage.models import AIUsage, BudgetCounter, Reservation
 
 from .conftest import (
     CLIENT_TIMEOUT,

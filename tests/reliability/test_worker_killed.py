@@ -17,11 +17,11 @@ import pytest
 import requests
 from django.db.models import Sum
 
-from ai.budget import worst_case_cost
-from ai.models import BudgetCounter, ModelPrice, Reservation
-from ai.pricing import to_micros
 from ai.prompts import upstream_messages
-from usage.models import AIUsage
+from tenants.models import ModelPrice
+from usage.budget import worst_case_cost
+from usage.models import AIUsage, BudgetCounter, Reservation
+from usage.pricing import to_micros
 
 from .conftest import CLIENT_TIMEOUT, MESSAGES, assist_body, litellm_env, manage
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from ai.models import AIGlobalSettings
-from keybuzz.tenants.models import User
+from tenants.models import User
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from keybuzz.tenants.models import Membership
+from tenants.models import Membership
 from tests.conftest import SERVICE_KEY
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from keybuzz.tenants.access import Access, tenant_for_user
+from tenants.access import Access, tenant_for_user
 
 
 class AccessProbeApi(APIView):

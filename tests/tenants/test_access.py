@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from keybuzz.tenants.models import Membership, Tenant
+from tenants.models import Membership, Tenant
 
 pytestmark = [pytest.mark.urls("tests.tenants.access_probe"), pytest.mark.django_db]
 

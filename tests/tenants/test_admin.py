@@ -14,11 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from ai.kill_switches import kill_switch_set
-from ai.models import AISettings, BudgetTopUp, KillSwitchChange
-from ai.selectors import budget_state
-from ai.top_ups import budget_top_up
-from keybuzz.tenants.models import Plan, Tenant
-from usage.services import UsageEntry, usage_record
+from ai.models import AISettings, KillSwitchChange
+from tenants.models import Plan, Tenant
+from usage.budget import budget_state
+from usage.models import BudgetTopUp
+from usage.recording import UsageEntry, usage_record
+from usage.top_ups import budget_top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -624,7 +625,7 @@ def test_staff_without_the_top_up_permission_get_403(client_with_permissions, te
 
 
 def test_staff_with_the_top_up_permission_may_grant_one(client_with_permissions, tenant):
-    client = client_with_permissions("tenants.view_tenant", "ai.add_budgettopup")
+    client = client_with_permissions("tenants.view_tenant", "usage.add_budgettopup")
     response = client.post(top_up_url(tenant), {"amount": "1", "reason": "r"})
     assert response.status_code == 302
     assert BudgetTopUp.objects.count() == 1

@@ -5,8 +5,8 @@ import hashlib
 import pytest
 from rest_framework.test import APIClient
 
-from keybuzz.tenants.models import ApiToken
-from keybuzz.tenants.tokens import api_token_issue, api_tokens_revoke
+from tenants.models import ApiToken
+from tenants.tokens import api_token_issue, api_tokens_revoke
 from tests.conftest import SERVICE_KEY
 
 pytestmark = [pytest.mark.urls("tests.tenants.access_probe"), pytest.mark.django_db]

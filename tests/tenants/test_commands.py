@@ -17,8 +17,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from ai.models import AISettings
-from keybuzz.tenants.models import ApiToken, Membership, Tenant, User
-from keybuzz.tenants.tokens import api_token_user
+from tenants.models import ApiToken, Membership, Tenant, User
+from tenants.tokens import api_token_user
 
 TOKEN_PATTERN = re.compile(r"kbz_[A-Za-z0-9_-]{40}")
 REPO_ROOT = next(p for p in Path(__file__).resolve().parents if (p / "manage.py").is_file())

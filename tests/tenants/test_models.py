@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, connection
 
-from ai.models import AIGlobalSettings, AISettings, ModelPrice
-from keybuzz.tenants.models import Plan, User
+from ai.models import AIGlobalSettings, AISettings
+from tenants.models import ModelPrice, Plan, User
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from usage.services import UsageEntry
+from usage.recording import UsageEntry
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from freezegun import freeze_time
 
-from usage.services import usage_record
+from usage.recording import usage_record
 
 from .entries import entry, noon
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
-from usage.services import UsageEntry, usage_record
+from usage.recording import UsageEntry, usage_record
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ai.models import BudgetCounter
-from ai.pricing import cost_usd, to_micros
-from keybuzz.tenants.models import Tenant
-from usage.models import AIUsage, UsageRollup
-from usage.services import COPY_THRESHOLD
+from tenants.models import Tenant
+from usage.models import AIUsage, BudgetCounter, UsageRollup
+from usage.pricing import cost_usd, to_micros
+from usage.recording import COPY_THRESHOLD
 from usage.synthetic import usage_generate
 
 # A Monday: the Paris window holds Sunday 29 March 2026, a 23-hour day (clocks spring forward).

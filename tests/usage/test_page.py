@@ -17,10 +17,10 @@ from django.utils.formats import date_format
 from django.utils.translation import override
 from freezegun import freeze_time
 
-from ai.top_ups import budget_top_up
-from keybuzz.tenants.services import membership_get_or_create
-from usage.charts import bar_chart, nice_ceiling
-from usage.services import UsageEntry, usage_record, usage_record_many
+from reports.charts import bar_chart, nice_ceiling
+from tenants.services import membership_get_or_create
+from usage.recording import UsageEntry, usage_record, usage_record_many
+from usage.top_ups import budget_top_up
 
 pytestmark = pytest.mark.django_db
 

@@ -11,13 +11,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
-from ai.models import BudgetCounter, Reservation
 from tests.usage.entries import PARIS, entry, noon
 from usage import retention
-from usage.models import AIUsage, UsagePurge, UsageRollup
+from usage.models import AIUsage, BudgetCounter, Reservation, UsagePurge, UsageRollup
 from usage.rebuild import rollups_rebuild
+from usage.recording import usage_record, usage_record_many
 from usage.retention import PurgeRefused, usage_purge
-from usage.services import usage_record, usage_record_many
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from ai.models import BudgetCounter
 from tests.usage.entries import PARIS, entry, noon
 from usage import rebuild
-from usage.models import AIUsage, UsagePurge, UsageRollup
+from usage.models import AIUsage, BudgetCounter, UsagePurge, UsageRollup
 from usage.rebuild import rollups_rebuild
-from usage.services import UsageEntry, usage_record, usage_record_many
+from usage.recording import UsageEntry, usage_record, usage_record_many
 
 pytestmark = pytest.mark.django_db
 
@@ -228,10 +227,7 @@ def test_a_long_report_prints_fifty_lines_and_how_many_more(make_tenant):
 
 def test_repair_leaves_reserved_micros_alone(recorded):
     # given a call in flight on 1 March and a tampered spend of that day
-    BudgetCounter.objects.reserve_within(
-        tenant_id=recorded.id, day=MAR_1, amount=7000, budget=10**9
-    )
-    BudgetCounter.objects.filter(day=MAR_1).update(spent_micros=1)
+    BudgetCounter.objects.filter(day=MAR_1).update(spent_micros=1, reserved_micros=7000)
     # when rebuilt
     rollups_rebuild()
     # then the spend is repaired and the hold kept

@@ -5,10 +5,9 @@ import psycopg
 import pytest
 from django.db import IntegrityError
 
-from ai.models import BudgetCounter
-from keybuzz.tenants.models import Tenant
-from usage.models import AIUsage, UsageRollup
-from usage.services import (
+from tenants.models import Tenant
+from usage.models import AIUsage, BudgetCounter, UsageRollup
+from usage.recording import (
     COPY_THRESHOLD,
     UsageEntry,
     usage_id_new,

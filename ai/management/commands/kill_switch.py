@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from ai.kill_switches import kill_switch_set
 from keybuzz.cli import CLI_ACTOR, KeyBuzzCommand
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 
 
 class Command(KeyBuzzCommand):

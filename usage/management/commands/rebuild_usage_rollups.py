@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from keybuzz.cli import KeyBuzzCommand, iso_date
-from keybuzz.tenants.models import Tenant
+from tenants.models import Tenant
 from usage.rebuild import RebuildConflict, rollups_rebuild
 
 MAX_LINES = 50

@@ -1,0 +1,73 @@
+"""How the console shows money, budget use and budgets too small for a single call."""
+
+from decimal import ROUND_DOWN, Decimal
+
+from django.utils.formats import number_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+
+from tenants.models import ModelPrice
+from usage.budget import BudgetState, minimal_call_cost
+from usage.pricing import to_micros
+
+CENT = Decimal("0.01")
+NEAR_LIMIT_PERCENT = Decimal(80)
+REACHED_PERCENT = Decimal(100)
+
+
+def usd(amount: Decimal) -> str:
+    """Cents when they say it all (10.00), else every significant decimal (0.002589), in the
+    reader's number format (10,00 in French)."""
+    cents = amount.quantize(CENT)
+    if cents == amount:
+        return number_format(cents, decimal_pos=2)
+    shown = amount.normalize()
+    return number_format(shown, decimal_pos=-shown.as_tuple().exponent)
+
+
+def percent_badge(percent: Decimal) -> SafeString:
+    """The percentage with a CSS class for its level and the level in words, so that the
+    colour is never the only signal. Rounded down: 79.99 % must not read as 80.0 %."""
+    shown = percent.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    if percent >= REACHED_PERCENT:
+        level, label = "reached", gettext("budget reached")
+    elif percent >= NEAR_LIMIT_PERCENT:
+        level, label = "near", gettext("near the limit")
+    else:
+        return format_html(
+            '<span class="kbz-budget kbz-budget--ok">{} %</span>', number_format(shown, 1)
+        )
+    return format_html(
+        '<span class="kbz-budget kbz-budget--{}">{} % <span class="kbz-budget__label">({})'
+        "</span></span>",
+        level,
+        number_format(shown, 1),
+        label,
+    )
+
+
+def budget_below_one_call(*, budget: Decimal, price: ModelPrice) -> str | None:
+    """Why `budget` admits no request at all, if so: below the worst case of the smallest
+    request on `price`, every call of the day is refused with 402."""
+    minimum = minimal_call_cost(price=price)
+    if BudgetState(budget_micros=to_micros(budget)).admits(to_micros(minimum)):
+        return None
+    return gettext(
+        "The daily budget (%(budget)s USD) is below the cost of one minimal call on "
+        "%(model)s (%(minimum)s USD): every AI request will be refused."
+    ) % {"budget": usd(budget), "model": price.alias, "minimum": usd(minimum)}
+
+
+def budget_check_html(*, budget: Decimal, price: ModelPrice) -> SafeString:
+    """The read-only "budget check" of a change page: the warning, or what the budget covers."""
+    warning = budget_below_one_call(budget=budget, price=price)
+    if warning:
+        return format_html(
+            '<span class="kbz-budget kbz-budget--reached" role="alert">⚠ {}</span>', warning
+        )
+    return format_html(
+        '<span class="kbz-budget kbz-budget--ok">{}</span>',
+        gettext("OK: it covers a minimal call on %(model)s (%(minimum)s USD).")
+        % {"model": price.alias, "minimum": usd(minimal_call_cost(price=price))},
+    )

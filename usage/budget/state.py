@@ -1,0 +1,117 @@
+"""Reads of the hard cap's state: a tenant-day's budget, spend and holds, for one tenant or for
+many at once. No SUM over ai_usage: the tenant-day counters answer in one indexed read."""
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import DecimalField, ExpressionWrapper, F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tenants.models import ModelPrice, Tenant
+from usage.models import BudgetCounter
+
+from .rule import BudgetState, minimal_call_micros
+
+_COUNTER_COLUMNS = ("spent_micros", "reserved_micros", "granted_micros")
+
+
+def budget_state(*, tenant: Tenant, day: date) -> BudgetState:
+    """The tenant-day's counter: one fixed statement on its unique index (the status endpoint
+    and every refusal read it; keybuzz.fixed_sql explains why not a QuerySet)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNTER_OF_DAY, [tenant.id, day])
+        counter = cursor.fetchone()
+    return BudgetState.of(tenant, *(counter or ()))
+
+
+_COUNTER_OF_DAY = (
+    f"SELECT {', '.join(_COUNTER_COLUMNS)} "  # noqa: S608 (names from _meta)
+    f'FROM "{BudgetCounter._meta.db_table}" WHERE "tenant_id" = %s AND "day" = %s'
+)
+
+
+def budget_states_today(
+    *, tenants: Sequence[Tenant], now: datetime | None = None
+) -> dict[str, BudgetState]:
+    """Each tenant's state on its own local day, from one query whatever the number of tenants
+    (pages that list tenants). Load the tenants with their plan (select_related)."""
+    days = {tenant.id: tenant.local_day(now) for tenant in tenants}
+    counters = {
+        (tenant_id, day): values
+        for tenant_id, day, *values in BudgetCounter.objects.filter(
+            tenant_id__in=days, day__in=set(days.values())
+        ).values_list("tenant_id", "day", *_COUNTER_COLUMNS)
+    }
+    return {
+        tenant.id: BudgetState.of(tenant, *counters.get((tenant.id, days[tenant.id]), ()))
+        for tenant in tenants
+    }
+
+
+def budget_counter_state(counter: BudgetCounter) -> BudgetState:
+    """The state a counter row stands for (load it with its tenant and plan)."""
+    return BudgetState.of(
+        counter.tenant, counter.spent_micros, counter.reserved_micros, counter.granted_micros
+    )
+
+
+def days_that_may_be_today(now: datetime | None = None) -> list[date]:
+    """Every timezone's local today (UTC-12 to UTC+14) is UTC's yesterday, today or tomorrow:
+    the only counter days a "today" view across tenants needs to read."""
+    utc_day = (now or timezone.now()).astimezone(UTC).date()
+    return [utc_day + timedelta(days=offset) for offset in (-1, 0, 1)]
+
+
+def tenant_ids_using_at_least(*, percent: Decimal, now: datetime | None = None) -> list[str]:
+    """Tenants that have spent `percent` of today's budget or more (each on its own local day,
+    top-ups included), in two queries whatever the number of tenants."""
+    now = now or timezone.now()
+    spending = BudgetCounter.objects.filter(day__in=days_that_may_be_today(now), spent_micros__gt=0)
+    tenants = Tenant.objects.filter(pk__in=spending.values("tenant_id")).select_related("plan")
+    states = budget_states_today(tenants=list(tenants), now=now)
+    return [
+        tenant_id
+        for tenant_id, state in states.items()
+        if state.spent_micros * 100 >= percent * state.daily_micros  # exact, even for 0
+    ]
+
+
+def budget_reached_today(*, now: datetime | None = None) -> dict[str, BudgetState]:
+    """The tenants to which a minimal request would be refused for budget right now, with
+    their state, by tenant id.
+
+    Candidates are found in SQL with the largest minimal call of any model as the margin (a
+    superset, whatever each one's model), then checked exactly with the rule itself.
+    """
+    now = now or timezone.now()
+    minimal = {price.alias: minimal_call_micros(price=price) for price in ModelPrice.objects.all()}
+    margin = max(minimal.values(), default=0) + 1
+    budget_micros = ExpressionWrapper(
+        Coalesce("tenant__daily_budget_override", "tenant__plan__daily_budget_usd")
+        * Value(Decimal(1_000_000)),
+        output_field=DecimalField(max_digits=20, decimal_places=0),
+    )
+    near_the_cap = BudgetCounter.objects.filter(day__in=days_that_may_be_today(now)).alias(
+        budget=budget_micros,
+        held=F("spent_micros") + F("reserved_micros") - F("granted_micros") + Value(margin),
+    )
+    tenant_ids = set(near_the_cap.filter(held__gte=F("budget")).values_list("tenant_id", flat=True))
+    small_budget = Decimal(margin) / 1_000_000  # below one call: blocked with nothing spent
+    tenant_ids |= set(
+        Tenant.objects.filter(daily_budget_override__lt=small_budget).values_list("id", flat=True)
+    )
+    tenant_ids |= set(
+        Tenant.objects.filter(
+            daily_budget_override__isnull=True, plan__daily_budget_usd__lt=small_budget
+        ).values_list("id", flat=True)
+    )
+    tenants = list(Tenant.objects.filter(pk__in=tenant_ids).select_related("plan"))
+    states = budget_states_today(tenants=tenants, now=now)
+    return {
+        tenant.id: states[tenant.id]
+        for tenant in tenants
+        if not states[tenant.id].admits(minimal[tenant.plan.model_id])
+    }
