@@ -52,10 +52,12 @@ bench: $(INSTALLED)
 bench-smoke: $(INSTALLED)
 	$(PYTHON) -m bench.gateway --smoke $(BENCH_ARGS)
 
-## lint: ruff, formatting and migrations in step with the models
+## lint: ruff, formatting, the layers (imports only point down: pyproject.toml
+## [tool.importlinter], docs/ARCHITECTURE.md) and migrations in step with the models
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	DJANGO_READ_DOT_ENV_FILE=false $(PYTHON) manage.py makemigrations --check --dry-run
 
 format: $(INSTALLED)

@@ -10,7 +10,7 @@ from .prompts import MINIMAL_CONVERSATION, upstream_messages
 
 class AiConfig(AppConfig):
     name = "ai"
-    verbose_name = _("AI settings and prices")
+    verbose_name = _("AI switches, rate limits and idempotency")
 
     def ready(self) -> None:
         from .idempotency import idempotency_keys_purge_with_usage  # these read models:

@@ -73,7 +73,7 @@ def test_the_console_dashboard_is_in_french(console, tenant):
         "Dépenses du jour (10/03/2026)",
         f"Dernières 24{NBSP}heures",
         f"Clients ayant le plus dépensé aujourd{APOS}hui",
-        "Client Forfait Dépenses du jour (USD) Budget (USD) % du budget",
+        "Client Forfait Dépenses du jour Budget % du budget",
         "Clients bloqués en ce moment",
     ):
         assert heading in text

@@ -6,10 +6,13 @@ from django.utils.translation import gettext_lazy as _
 from ai.kill_switches import kill_switch_set
 from ai.models import AIGlobalSettings, AISettings, IdempotencyKey, KillSwitchChange, RateLimitState
 from keybuzz.admin_audit import ValueChangesLogged
+from keybuzz.money_display import usd
 from keybuzz.read_only_admin import ReadOnlyModelAdmin
 from tenants.models import ModelPrice
 from usage.budget import minimal_call_cost
 from usage.models import BudgetCounter, BudgetTopUp, Reservation
+
+from .budget_display import budget_below_one_call
 
 
 @admin.register(ModelPrice)
@@ -22,16 +25,19 @@ class ModelPriceAdmin(ValueChangesLogged):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         minimal = minimal_call_cost(price=obj)
-        for plan in obj.plans.filter(daily_budget_usd__lt=minimal):
-            messages.warning(
-                request,
-                _(
-                    "The daily budget of plan %(plan)s (%(budget)s USD) is now below one "
-                    "worst-case call of %(alias)s (%(minimal)s USD): all its requests will get 402."
+        for plan in obj.plans.all():
+            if budget_below_one_call(budget=plan.daily_budget_usd, price=obj):
+                values = {"plan": plan, "budget": usd(plan.daily_budget_usd),
+                          "alias": obj.alias, "minimal": usd(minimal)}  # fmt: skip
+                messages.warning(
+                    request,
+                    _(
+                        "The daily budget of plan %(plan)s (%(budget)s) is now below one "
+                        "worst-case call of %(alias)s (%(minimal)s): all its requests will get "
+                        "402."
+                    )
+                    % values,
                 )
-                % {"plan": plan, "budget": plan.daily_budget_usd, "alias": obj.alias,
-                   "minimal": minimal},
-            )  # fmt: skip
 
 
 class KillSwitchForm(forms.ModelForm):

@@ -1,4 +1,5 @@
-"""How the console shows money, budget use and budgets too small for a single call."""
+"""How the console shows budget use and budgets too small for a single call (money reads
+through keybuzz.money_display.usd, as everywhere)."""
 
 from decimal import ROUND_DOWN, Decimal
 
@@ -7,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from keybuzz.money_display import usd
 from tenants.models import ModelPrice
 from usage.budget import BudgetState, minimal_call_cost
 from usage.pricing import to_micros
@@ -14,16 +16,6 @@ from usage.pricing import to_micros
 CENT = Decimal("0.01")
 NEAR_LIMIT_PERCENT = Decimal(80)
 REACHED_PERCENT = Decimal(100)
-
-
-def usd(amount: Decimal) -> str:
-    """Cents when they say it all (10.00), else every significant decimal (0.002589), in the
-    reader's number format (10,00 in French)."""
-    cents = amount.quantize(CENT)
-    if cents == amount:
-        return number_format(cents, decimal_pos=2)
-    shown = amount.normalize()
-    return number_format(shown, decimal_pos=-shown.as_tuple().exponent)
 
 
 def percent_badge(percent: Decimal) -> SafeString:
@@ -54,8 +46,8 @@ def budget_below_one_call(*, budget: Decimal, price: ModelPrice) -> str | None:
     if BudgetState(budget_micros=to_micros(budget)).admits(to_micros(minimum)):
         return None
     return gettext(
-        "The daily budget (%(budget)s USD) is below the cost of one minimal call on "
-        "%(model)s (%(minimum)s USD): every AI request will be refused."
+        "The daily budget (%(budget)s) is below the cost of one minimal call on "
+        "%(model)s (%(minimum)s): every AI request will be refused."
     ) % {"budget": usd(budget), "model": price.alias, "minimum": usd(minimum)}
 
 
@@ -68,6 +60,6 @@ def budget_check_html(*, budget: Decimal, price: ModelPrice) -> SafeString:
         )
     return format_html(
         '<span class="kbz-budget kbz-budget--ok">{}</span>',
-        gettext("OK: it covers a minimal call on %(model)s (%(minimum)s USD).")
+        gettext("OK: it covers a minimal call on %(model)s (%(minimum)s).")
         % {"model": price.alias, "minimum": usd(minimal_call_cost(price=price))},
     )

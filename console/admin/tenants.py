@@ -11,12 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from ai.models import AISettings
 from console.admin.alerts import WebhookEndpointInline
 from keybuzz.admin_audit import ValueChangesLogged
+from keybuzz.money_display import usd
 from tenants.models import Membership, Tenant
 from usage.budget import budget_states_today, tenant_ids_using_at_least
 from usage.models import AIUsage
 from usage.selectors import percent_used
 
-from .budget_display import budget_below_one_call, budget_check_html, percent_badge, usd
+from .budget_display import budget_below_one_call, budget_check_html, percent_badge
 from .kill_switches import AISettingsInline, KillSwitchActions, kill_switch_formset_save
 from .top_ups import TopUpView
 

@@ -13,12 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from keybuzz.admin_audit import in_site_language
 from keybuzz.errors import InvalidRequest
+from keybuzz.money_display import usd
 from usage.budget import budget_state
 from usage.pricing import from_micros
 from usage.selectors import percent_used
 from usage.top_ups import TOP_UP_MAX_USD, budget_top_up, top_up_amount_errors
 
-from .budget_display import percent_badge, usd
+from .budget_display import percent_badge
 
 TOP_UP_TEMPLATE = "admin/tenants/tenant/top_up.html"
 
@@ -32,7 +33,7 @@ class TopUpForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["amount"].help_text = gettext(
-            "Added to the tenant's budget for its current local day only; at most %(max)s USD."
+            "Added to the tenant's budget for its current local day only; at most %(max)s."
         ) % {"max": usd(TOP_UP_MAX_USD)}
 
     def clean_amount(self):
@@ -104,15 +105,13 @@ class TopUpView:
         values = {"amount": usd(top_up.amount_usd), "day": top_up.day, "reason": top_up.reason}
         with in_site_language():
             message = (
-                gettext(
-                    "Granted a one-day top-up of %(amount)s USD for %(day)s. Reason: %(reason)s"
-                )
+                gettext("Granted a one-day top-up of %(amount)s for %(day)s. Reason: %(reason)s")
                 % values
             )
         self.log_change(request, tenant, message)
         self.message_user(
             request,
-            gettext("Granted %(amount)s USD more to %(tenant)s for %(day)s.")
+            gettext("Granted %(amount)s more to %(tenant)s for %(day)s.")
             % {**values, "tenant": tenant},
             messages.SUCCESS,
         )

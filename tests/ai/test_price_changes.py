@@ -63,4 +63,4 @@ def test_a_price_that_makes_a_plan_unable_to_afford_one_call_warns(billing):
     page = _edit_price(billing, output_price="5000").text
     # then the change is saved, with a warning naming the plan
     assert ModelPrice.objects.get(pk="kbz-cheap").output_usd_per_million == Decimal("5000")
-    assert "The daily budget of plan Starter (1.000000 USD) is now below one worst-case" in page
+    assert "The daily budget of plan Starter ($1.00) is now below one worst-case" in page

@@ -125,3 +125,35 @@ def test_a_member_sees_its_calls_change_live_and_switches_to_french(app_server, 
     assert_fits_the_width(browser)
     screenshot(browser, "phone_fr", PHONE)
     screenshot(browser, "desktop_fr", DESKTOP)
+
+
+STAFF_NOTICE = "You are reading this tenant's usage as KeyBuzz staff."
+
+
+def notices(browser) -> list[str]:
+    return [element.text for element in browser.find_elements(By.CSS_SELECTOR, "p.notice")]
+
+
+def test_an_owner_sees_no_staff_notice_and_staff_reading_the_tenant_do(
+    app_server, make_tenant, make_user, browser
+):
+    # given a tenant with an owner, and a staff member who is not one of its members
+    server = app_server(workers=1, collectstatic=True)
+    tenant = make_tenant("browser-notice", name="Notice Shop", plan="pro")
+    owner = make_user("owner@browser-notice.test", tenant=tenant, role="owner", password=PASSWORD)
+    staff = make_user("support@browser-notice.test", is_staff=True, password=PASSWORD)
+
+    # when the owner opens its usage page
+    log_in(browser, f"{server.url}/accounts/login/", email=owner.email, password=PASSWORD)
+    assert browser.current_url == f"{server.url}/usage/"
+    # then no staff notice is shown
+    assert browser.find_element(By.ID, "usage-card").get_attribute("data-tenant-id") == tenant.id
+    assert STAFF_NOTICE not in notices(browser)
+
+    # when staff sign in and read the same tenant
+    browser.delete_all_cookies()
+    log_in(browser, f"{server.url}/accounts/login/", email=staff.email, password=PASSWORD)
+    browser.get(f"{server.url}/usage/?tenantId={tenant.id}")
+    # then the page says they read it as staff
+    assert browser.find_element(By.ID, "usage-card").get_attribute("data-tenant-id") == tenant.id
+    assert STAFF_NOTICE in notices(browser)

@@ -105,7 +105,7 @@ def test_blocked_tenants_are_listed_with_why(console, make_tenant, shops):
     assert [row.tenant.id for row in board.blocked_by_budget] == ["spent-1"]
     page = console.get("/staff/").text
     assert "Tenant kill switch: abuse" in page
-    assert "Budget reached: 0.500000 of 0.500000 USD" in page
+    assert "Budget reached: $0.50 of $0.50" in page
 
 
 @freeze_time(NOON)

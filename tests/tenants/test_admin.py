@@ -120,8 +120,8 @@ def test_the_list_shows_today_spend_budget_with_top_up_percent_and_last_call(
     # then its row shows the model, the spend, the budget with the top-up and 80 % in amber
     page = response.content.decode()
     assert '<td class="field-model_alias">kbz-standard</td>' in page
-    assert '<td class="field-spend_today">9.60</td>' in page
-    assert '<td class="field-budget_today">12.00</td>' in page
+    assert '<td class="field-spend_today">$9.60</td>' in page
+    assert '<td class="field-budget_today">$12.00</td>' in page
     assert (
         '<span class="kbz-budget kbz-budget--near">80.0 % '
         '<span class="kbz-budget__label">(near the limit)</span>' in page
@@ -134,7 +134,7 @@ def test_the_list_shows_today_spend_budget_with_top_up_percent_and_last_call(
 def test_a_tenant_without_calls_shows_nothing_spent_and_no_last_call(staff_client, tenant):
     response = staff_client.get(TENANTS)
     page = response.content.decode()
-    assert '<td class="field-spend_today">0.00</td>' in page
+    assert '<td class="field-spend_today">$0.00</td>' in page
     assert '<span class="kbz-budget kbz-budget--ok">0.0 %</span>' in page
     assert response.context["cl"].result_list[0].last_call is None
 
@@ -477,8 +477,8 @@ def test_a_tenant_budget_below_one_call_is_warned_on_save_and_on_its_page(staff_
     assert response.status_code == 302
     warnings = [text for level, text in messages_of(response) if level == "warning"]
     assert warnings == [
-        "The daily budget (0.001 USD) is below the cost of one minimal call on kbz-standard "
-        "(0.019104 USD): every AI request will be refused."
+        "The daily budget ($0.001) is below the cost of one minimal call on kbz-standard "
+        "($0.019104): every AI request will be refused."
     ]
     page = staff_client.get(change_url(tenant)).content.decode()
     assert 'class="kbz-budget kbz-budget--reached" role="alert">⚠ The daily budget' in page
@@ -490,7 +490,7 @@ def test_a_tenant_budget_that_covers_a_call_is_not_warned(staff_client, tenant):
     response = staff_client.post(change_url(tenant), data)
     assert not [text for level, text in messages_of(response) if level == "warning"]
     page = staff_client.get(change_url(tenant)).content.decode()
-    assert "OK: it covers a minimal call on kbz-standard (0.019104 USD)." in page
+    assert "OK: it covers a minimal call on kbz-standard ($0.019104)." in page
 
 
 def plan_form(plan: Plan, **changes) -> dict:
@@ -516,8 +516,8 @@ def test_a_plan_budget_below_one_call_is_warned_on_save_and_on_the_list(staff_cl
     # then the save warns
     assert response.status_code == 302
     assert ("warning", (
-        "The daily budget (0.0005 USD) is below the cost of one minimal call on kbz-cheap "
-        "(0.000802 USD): every AI request will be refused."
+        "The daily budget ($0.0005) is below the cost of one minimal call on kbz-cheap "
+        "($0.000802): every AI request will be refused."
     )) in messages_of(response)  # fmt: skip
     # and the plans list flags that plan only
     page = staff_client.get(PLANS).content.decode()
@@ -566,7 +566,7 @@ def test_the_top_up_page_shows_today_budget_and_spend(staff_client, tenant):
     response = staff_client.get(top_up_url(tenant))
     assert response.status_code == 200
     context = response.context
-    assert (context["daily"], context["used"], context["remaining"]) == ("10.00", "2.50", "7.50")
+    assert (context["daily"], context["used"], context["remaining"]) == ("$10.00", "$2.50", "$7.50")
     assert context["day"] == tenant.local_day()
 
 
@@ -584,11 +584,11 @@ def test_a_top_up_raises_today_budget_and_is_audited(staff_client, tenant, super
         superuser.email,
     )
     assert log_messages(tenant) == [
-        "Granted a one-day top-up of 2.50 USD for 2025-03-10. Reason: big launch"
+        "Granted a one-day top-up of $2.50 for 2025-03-10. Reason: big launch"
     ]
     assert (
         "success",
-        "Granted 2.50 USD more to ecomlg-001 (ecomlg-001) for 2025-03-10.",
+        "Granted $2.50 more to ecomlg-001 (ecomlg-001) for 2025-03-10.",
     ) in messages_of(response)
 
 

@@ -194,6 +194,29 @@ def test_staff_read_any_tenant_with_its_id(client, staff, tenant):
     assert page.one(id="usage-card")["attrs"]["data-tenant-id"] == tenant.id
 
 
+STAFF_NOTICE = "You are reading this tenant's usage as KeyBuzz staff."
+
+
+def notices(page: Page) -> list[str]:
+    notes = [e for e in page.find("p") if e["attrs"].get("class") == "notice"]
+    return [" ".join(element["text"].split()) for element in notes]
+
+
+def test_staff_reading_a_tenant_are_told_so(client, staff, tenant):
+    client.force_login(staff)
+    assert notices(page_of(client, tenantId=tenant.id)) == [STAFF_NOTICE]
+
+
+def test_a_member_is_not_told_it_reads_as_staff(reader, tenant):
+    assert notices(page_of(reader, tenantId=tenant.id)) == []
+
+
+def test_a_staff_member_who_is_also_a_member_reads_as_a_member(client, staff, tenant):
+    membership_get_or_create(user=staff, tenant=tenant, role="owner")
+    client.force_login(staff)
+    assert notices(page_of(client, tenantId=tenant.id)) == []
+
+
 def test_the_switcher_lists_only_the_users_tenants(client, make_tenant, make_user):
     # given a user of two tenants, and a third tenant it does not belong to
     user = make_user("two@shops.test", tenant=make_tenant("shop-a"))
