@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from tenants.models import ModelPrice
 
 MICRO_USD = Decimal("0.000001")
+MICROS_PER_USD = 1_000_000
 TOKENS_PER_PRICE_UNIT = Decimal(1_000_000)
 
 

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import DecimalField, ExpressionWrapper, F, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants.models import ModelPrice, Tenant
 from usage.models import BudgetCounter
+from usage.pricing import from_micros
 
 from .rule import BudgetState, minimal_call_micros
 
@@ -81,37 +81,33 @@ def tenant_ids_using_at_least(*, percent: Decimal, now: datetime | None = None) 
 
 def budget_reached_today(*, now: datetime | None = None) -> dict[str, BudgetState]:
     """The tenants to which a minimal request would be refused for budget right now, with
-    their state, by tenant id.
+    their state, by tenant id: asked of the rule, tenant by tenant.
 
-    Candidates are found in SQL with the largest minimal call of any model as the margin (a
-    superset, whatever each one's model), then checked exactly with the rule itself.
+    The candidates are the tenants with something spent or held today (one query, each on its
+    own local day) and those whose budget alone is below the largest minimal call of any model.
     """
     now = now or timezone.now()
     minimal = {price.alias: minimal_call_micros(price=price) for price in ModelPrice.objects.all()}
-    margin = max(minimal.values(), default=0) + 1
-    budget_micros = ExpressionWrapper(
-        Coalesce("tenant__daily_budget_override", "tenant__plan__daily_budget_usd")
-        * Value(Decimal(1_000_000)),
-        output_field=DecimalField(max_digits=20, decimal_places=0),
+    counters = (
+        BudgetCounter.objects.filter(day__in=days_that_may_be_today(now))
+        .filter(Q(spent_micros__gt=0) | Q(reserved_micros__gt=0))
+        .select_related("tenant__plan")
     )
-    near_the_cap = BudgetCounter.objects.filter(day__in=days_that_may_be_today(now)).alias(
-        budget=budget_micros,
-        held=F("spent_micros") + F("reserved_micros") - F("granted_micros") + Value(margin),
-    )
-    tenant_ids = set(near_the_cap.filter(held__gte=F("budget")).values_list("tenant_id", flat=True))
-    small_budget = Decimal(margin) / 1_000_000  # below one call: blocked with nothing spent
-    tenant_ids |= set(
-        Tenant.objects.filter(daily_budget_override__lt=small_budget).values_list("id", flat=True)
-    )
-    tenant_ids |= set(
-        Tenant.objects.filter(
-            daily_budget_override__isnull=True, plan__daily_budget_usd__lt=small_budget
-        ).values_list("id", flat=True)
-    )
-    tenants = list(Tenant.objects.filter(pk__in=tenant_ids).select_related("plan"))
-    states = budget_states_today(tenants=tenants, now=now)
+    states = {
+        counter.tenant_id: (counter.tenant, budget_counter_state(counter))
+        for counter in counters
+        if counter.day == counter.tenant.local_day(now)
+    }
+    small = from_micros(max(minimal.values(), default=0) + 1)
+    tiny = Tenant.objects.filter(
+        Q(daily_budget_override__lt=small)
+        | Q(daily_budget_override__isnull=True, plan__daily_budget_usd__lt=small)
+    ).exclude(pk__in=states)
+    tiny = {tenant.id: tenant for tenant in tiny.select_related("plan")}
+    for tenant_id, state in budget_states_today(tenants=list(tiny.values()), now=now).items():
+        states[tenant_id] = (tiny[tenant_id], state)
     return {
-        tenant.id: states[tenant.id]
-        for tenant in tenants
-        if not states[tenant.id].admits(minimal[tenant.plan.model_id])
+        tenant_id: state
+        for tenant_id, (tenant, state) in states.items()
+        if not state.admits(minimal[tenant.plan.model_id])
     }
