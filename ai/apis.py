@@ -27,7 +27,7 @@ from usage.models import AIUsage
 from .idempotency import HEADER as IDEMPOTENCY_KEY
 from .idempotency import idempotency_key_from_header, idempotency_request_hash, idempotency_run
 from .prompts import OPENAI_ROLE
-from .services import assist_status, assist_suggest
+from .services import DEFAULT_QUALITY, assist_status, assist_suggest
 
 SEED_REQUEST = {
     "tenantId": "ecomlg-001",
@@ -44,7 +44,9 @@ SEED_ANSWER = {
     "model": "kbz-standard",
     "usage": {"tokens": 331, "costUsd": 0.002589},
     "requestId": "3f2a9c1e0b7d4e5f8a6b2c1d0e9f8a7b",
-}
+    "routing": {"defaultModel": "kbz-standard", "reason": "default", "rule": None,
+                "maxTokens": 1024},
+}  # fmt: skip
 SEED_STATUS = {
     "available": True,
     "provider": "litellm",
@@ -58,6 +60,7 @@ SEED_STATUS = {
         "allowed": True,
     },
     "alertsToday": [],
+    "routing": {"defaultModel": "kbz-standard", "reason": "default"},
 }
 STATUS_WITH_ALERTS = {
     **SEED_STATUS,
@@ -91,6 +94,30 @@ IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
 )
 
 
+REASONS = ["default", "rule", "budget_low", "fit_to_budget"]
+
+
+@extend_schema_serializer(component_name="AssistRouting")
+class RoutingSerializer(serializers.Serializer):
+    """How the call was routed (CONTRACT §8): `model` is the alias called."""
+
+    defaultModel = serializers.CharField(source="default_model")
+    reason = serializers.ChoiceField(
+        choices=REASONS,
+        help_text="`default`: no rule matched; `rule`: a rule matched; `budget_low`: a rule on "
+        "the budget left matched; `fit_to_budget`: the call was moved to the cheapest alias or "
+        "given fewer max_tokens to fit what is left of the day's budget.",
+    )
+    rule = serializers.CharField(allow_null=True, help_text="The matching rule's name, or null.")
+    maxTokens = serializers.IntegerField(source="max_tokens", help_text="As sent upstream.")
+
+
+@extend_schema_serializer(component_name="AssistStatusRouting")
+class StatusRoutingSerializer(serializers.Serializer):
+    defaultModel = serializers.CharField(source="default_model")
+    reason = serializers.ChoiceField(choices=REASONS)
+
+
 @extend_schema_serializer(component_name="AssistMessage")
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=sorted(OPENAI_ROLE))
@@ -114,6 +141,11 @@ class AssistApi(APIView):
         feature = serializers.ChoiceField(
             choices=AIUsage.Feature.values, default=AIUsage.Feature.ASSIST
         )
+        quality = serializers.ChoiceField(
+            choices=["fast", "balanced"],
+            default=DEFAULT_QUALITY,
+            help_text="`fast` may route to a cheaper model (the plan's route table, CONTRACT §8).",
+        )
 
     @extend_schema_serializer(component_name="AssistAnswer")
     class OutputSerializer(serializers.Serializer):
@@ -134,6 +166,7 @@ class AssistApi(APIView):
         model = serializers.CharField()
         usage = UsageSerializer(source="*")
         requestId = serializers.CharField(source="request_id")
+        routing = RoutingSerializer()
 
     @extend_schema(
         operation_id="ai_assist",
@@ -141,7 +174,11 @@ class AssistApi(APIView):
         description="Checks, in order: authentication, body size, validation, tenant, "
         "idempotent replay, global kill switch, tenant kill switch, rate limit (the plan's "
         "requests per minute), budget, then LiteLLM. Every request past the tenant check writes "
-        "exactly one ai_usage row, except an idempotent replay (and its 409 and 422).",
+        "exactly one ai_usage row, except an idempotent replay (and its 409 and 422). The model "
+        "is chosen by the plan's route table (`feature`, `quality`, the conversation's size, the "
+        "budget left); a call that does not fit what is left today moves to the cheapest alias "
+        "the table names, then to fewer max_tokens (down to AI_MIN_OUTPUT_TOKENS), before a 402: "
+        "`routing` says what happened.",
         request=InputSerializer,
         parameters=[REQUEST_ID_HEADER, IDEMPOTENCY_KEY_HEADER],
         responses={
@@ -159,7 +196,8 @@ class AssistApi(APIView):
                 503,
                 e402=OpenApiResponse(
                     BudgetExceededSerializer,
-                    description="The request's worst-case cost would exceed the daily budget.",
+                    description="Even the cheapest call the request may become (the cheapest "
+                    "alias at AI_MIN_OUTPUT_TOKENS) would exceed what is left of the day's budget.",
                 ),
                 e502=OpenApiResponse(
                     UpstreamErrorSerializer,
@@ -186,6 +224,7 @@ class AssistApi(APIView):
                 user=request.user,
                 conversation=data["payload"]["messages"],
                 feature=data["feature"],
+                quality=data["quality"],
                 request_id=request.request_id,
             )
             return represented(self.OutputSerializer, result)
@@ -237,6 +276,7 @@ class AssistStatusApi(APIView):
         model = serializers.CharField()
         budget = BudgetSerializer(source="*")
         reason = serializers.CharField(required=False)
+        routing = StatusRoutingSerializer()
         alertsToday = AlertTodaySerializer(
             source="alerts_today",
             many=True,

@@ -44,10 +44,16 @@ class Completion:
     confidence: str  # "low" | "medium" | "high"
     prompt_tokens: int
     completion_tokens: int
+    upstream_model: str = ""  # the model LiteLLM says answered (its `model` field)
 
 
 def litellm_complete(
-    *, model: str, messages: list[dict[str, str]], tenant_id: str, request_id: str
+    *,
+    model: str,
+    messages: list[dict[str, str]],
+    tenant_id: str,
+    request_id: str,
+    max_tokens: int | None = None,
 ) -> Completion:
     """Ask LiteLLM for reply suggestions, or raise an `UpstreamError` subclass.
 
@@ -64,7 +70,7 @@ def litellm_complete(
     payload = {
         "model": model,
         "messages": messages,
-        "max_tokens": config["AI_MAX_OUTPUT_TOKENS"],
+        "max_tokens": max_tokens or config["AI_MAX_OUTPUT_TOKENS"],
         "response_format": {"type": "json_object"},
     }
     status = None
@@ -188,7 +194,9 @@ def _completion_from(body: bytes) -> Completion:
     if not all(type(count) is int and count >= 0 for count in tokens):
         raise UpstreamBadResponse()
     suggestions, explanations, confidence = _suggestions_from(content)
-    return Completion(suggestions, explanations, confidence, *tokens)
+    answered_by = envelope.get("model") if isinstance(envelope, dict) else None
+    upstream_model = answered_by[:200] if isinstance(answered_by, str) else ""
+    return Completion(suggestions, explanations, confidence, *tokens, upstream_model)
 
 
 def _suggestions_from(content: str) -> tuple[list[str], list[str], str]:

@@ -1,16 +1,14 @@
 """What may stop a request before it costs anything, in the contract's order:
 global kill switch → tenant kill switch → rate limit → budget (CONTRACT §4)."""
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import connection, transaction
 
 from tenants.models import Tenant
-from usage.budget import budget_refusal, budget_reserve
-from usage.models import Reservation
-from usage.recording import UsageEntry
+from usage.budget import Admission, Hold, budget_refusal, budget_reserve
 
 from .exceptions import GlobalKillSwitchOn, TenantKillSwitchOn
 from .models import AIGlobalSettings, AISettings
@@ -52,22 +50,23 @@ _KILL_SWITCHES = (
 
 
 def guardrails_admit(
-    *, tenant: Tenant, worst_case: Decimal, admitted_at: datetime, call: UsageEntry
-) -> Reservation:
-    """Raise the first refusal that applies, or hold the budget for the call."""
+    *, tenant: Tenant, admitted_at: datetime, holds: Callable[[], Sequence[Hold]]
+) -> Admission:
+    """Raise the first refusal that applies, or hold the budget for the first of the calls
+    `holds()` names (the route decision, read once the switches are known to be off) that
+    fits."""
     switches = kill_switches_read(tenant=tenant)
     if switches.global_on:
         raise GlobalKillSwitchOn()
     if switches.tenant_on:
         raise TenantKillSwitchOn()
+    candidates = holds()
     # After the switches (a switched-off tenant is told so, and uses no slot); before the
     # budget, so a flood is turned away without reserving anything. Both in one transaction:
     # an admission costs one commit. A refusal by the budget still uses its slot.
     with transaction.atomic():
         rate_limit_take(tenant=tenant, at=admitted_at)
-        reservation = budget_reserve(
-            tenant=tenant, worst_case=worst_case, admitted_at=admitted_at, call=call
-        )
-    if reservation is None:
+        admission = budget_reserve(tenant=tenant, holds=candidates, admitted_at=admitted_at)
+    if admission is None:
         raise budget_refusal(tenant=tenant, day=tenant.local_day(admitted_at))
-    return reservation
+    return admission

@@ -9,12 +9,17 @@ from django.utils import timezone
 from alerts.models import Alert
 from alerts.selectors import alerts_today
 from tenants.models import Tenant, User
+from tenants.route_tables import RouteRule
 from usage.budget import (
     BudgetState,
+    Hold,
     budget_close_abandoned_and_read,
     budget_settle,
-    minimal_call_micros,
-    worst_case_cost,
+    budget_state_and_prices,
+    minimal_call_micros_on_plan,
+    plan_aliases,
+    plan_prices,
+    prompt_tokens_upper_bound,
 )
 from usage.exceptions import BudgetExceeded, Refusal
 from usage.models import AIUsage
@@ -26,9 +31,11 @@ from .exceptions import UpstreamError
 from .fallback import fallback_completion
 from .guardrails import guardrails_admit, kill_switches_read
 from .metrics import upstream_call_timed
-from .prompts import upstream_messages
+from .prompts import MINIMAL_CONVERSATION, upstream_messages
+from .routing import Candidate, Reason, RouteRequest, route_candidates, rule_matching
 
 Status = AIUsage.Status
+DEFAULT_QUALITY = "balanced"
 
 
 def fallback_mode() -> bool:
@@ -41,12 +48,23 @@ def _provider() -> str:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How a call was routed (CONTRACT §8): `reason` one of ai.routing.Reason."""
+
+    default_model: str
+    reason: str
+    rule: str | None
+    max_tokens: int
+
+
+@dataclass(frozen=True)
 class AssistResult:
     completion: Completion
     provider: str
     model: str
     cost_usd: Decimal
     request_id: str
+    routing: Routing
 
     @property
     def tokens(self) -> int:
@@ -54,48 +72,84 @@ class AssistResult:
 
 
 def assist_suggest(
-    *, tenant: Tenant, user: User, conversation: list[dict[str, str]], feature: str, request_id: str
+    *,
+    tenant: Tenant,
+    user: User,
+    conversation: list[dict[str, str]],
+    feature: str,
+    request_id: str,
+    quality: str = DEFAULT_QUALITY,
 ) -> AssistResult:
-    """Suggest replies for a conversation, within the tenant's guardrails and budget.
+    """Suggest replies for a conversation, within the tenant's guardrails and budget, on the
+    model its plan's route table and its budget choose (CONTRACT §8).
 
     Every call past the tenant check writes exactly one ai_usage row: blocked, error or success.
     """
-    price = tenant.plan.model
+    plan = tenant.plan
     messages = upstream_messages(conversation)
+    request = RouteRequest(
+        feature=feature,
+        quality=quality,
+        conversation_bytes=sum(len(message["content"].encode()) for message in conversation),
+        prompt_tokens=prompt_tokens_upper_bound(messages),
+    )
+    rules = plan.route_table
+    # A call stopped before the budget records the alias its rules give without the budget.
+    unbudgeted = rule_matching(rules, request, None)
     call = UsageEntry(
         tenant=tenant,
         feature=feature,
         provider=_provider(),
-        model=price.alias,
+        model=unbudgeted.target if unbudgeted else plan.model_id,
         status=Status.SUCCESS,
         user_id=str(user.pk),
         request_id=request_id,
+        default_model=plan.model_id,
+        route_reason=_reason_without_budget(unbudgeted),
+        max_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
     )
     admitted_at = timezone.now()
-    try:
-        reservation = guardrails_admit(
-            tenant=tenant,
-            worst_case=worst_case_cost(price=price, messages=messages),
-            admitted_at=admitted_at,
-            call=call,
+    candidates: list[Candidate] = []
+
+    def holds() -> list[Hold]:
+        """The route decision, on the day's budget as read (one statement with the prices)."""
+        state, prices = budget_state_and_prices(
+            tenant=tenant, day=tenant.local_day(admitted_at), aliases=plan_aliases(plan)
         )
+        candidates[:] = route_candidates(
+            rules=rules, prices=prices, default=plan.model_id, request=request, budget=state,
+            max_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
+            min_tokens=settings.KEYBUZZ["AI_MIN_OUTPUT_TOKENS"],
+        )  # fmt: skip
+        return [
+            Hold(worst_case=from_micros(c.worst_case_micros), call=_routed(call, c))
+            for c in candidates
+        ]
+
+    try:
+        admission = guardrails_admit(tenant=tenant, admitted_at=admitted_at, holds=holds)
     except Refusal as refusal:
+        if isinstance(refusal, BudgetExceeded) and candidates:
+            call = _routed(call, candidates[-1])  # the row names the last call tried
         usage_record(
             entry=replace(
                 call, status=Status.BLOCKED, error_code=refusal.reason, created_at=admitted_at
             )
         )
         raise
+    chosen = candidates[admission.index]
+    reservation, call, price = admission.reservation, _routed(call, chosen), chosen.price
     try:
         if fallback_mode():
             completion = fallback_completion(
                 conversation=conversation, tenant_language=tenant.language
             )
         else:
-            with upstream_call_timed(model=price.alias):
+            with upstream_call_timed(model=call.model):
                 completion = litellm_complete(
-                    model=price.alias, messages=messages, tenant_id=tenant.id, request_id=request_id
-                )
+                    model=call.model, messages=messages, tenant_id=tenant.id,
+                    request_id=request_id, max_tokens=call.max_tokens,
+                )  # fmt: skip
     except Exception as error:
         # Release the hold now rather than at the TTL, whatever went wrong.
         error_code = error.error_code if isinstance(error, UpstreamError) else "internal_error"
@@ -104,22 +158,38 @@ def assist_suggest(
             outcome=replace(call, status=Status.ERROR, error_code=error_code),
         )
         raise
-    cost = cost_usd(
-        price=price,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
+    tokens = dict(
+        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens
     )
     row = budget_settle(
         reservation=reservation,
         outcome=replace(
             call,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost_usd=cost,
+            **tokens,
+            cost_usd=cost_usd(price=price, **tokens),
+            default_cost_usd=cost_usd(price=plan.model, **tokens),
+            upstream_model=completion.upstream_model,
         ),
     )
     charged = row.cost_usd_est if row else from_micros(reservation.amount_micros)
-    return AssistResult(completion, call.provider, call.model, charged, request_id)
+    routing = Routing(plan.model_id, chosen.reason, chosen.rule, chosen.max_tokens)
+    return AssistResult(completion, call.provider, call.model, charged, request_id, routing)
+
+
+def _reason_without_budget(rule: RouteRule | None) -> str:
+    return Reason.DEFAULT if rule is None else Reason.RULE
+
+
+def _routed(call: UsageEntry, candidate: Candidate) -> UsageEntry:
+    return replace(
+        call, model=candidate.alias, route_reason=candidate.reason, max_tokens=candidate.max_tokens
+    )
+
+
+@dataclass(frozen=True)
+class StatusRouting:
+    default_model: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -133,6 +203,7 @@ class AssistStatus:
     allowed: bool  # a minimal request would be admitted now
     switch_reason: str | None  # the kill switch that is on, if any
     alerts_today: list[Alert]
+    routing: "StatusRouting"
 
     @property
     def available(self) -> bool:
@@ -144,17 +215,34 @@ class AssistStatus:
 
 
 def assist_status(*, tenant: Tenant) -> AssistStatus:
-    """The tenant's status now. Closes the abandoned reservations it finds holding the budget
-    (CONTRACT §5), so its `used` is true."""
-    price = tenant.plan.model
+    """The tenant's status now (CONTRACT §4, §8). Closes the abandoned reservations it finds
+    holding the budget (CONTRACT §5), so its `used` is true."""
+    plan = tenant.plan
     switches = kill_switches_read(tenant=tenant)
     state = budget_close_abandoned_and_read(tenant=tenant, day=tenant.local_day())
+    prices = plan_prices(plans=[plan])
+    # Where a minimal default request would go now: the first call it may become that fits,
+    # else the last (the cheapest alias, at the least max_tokens).
+    minimal = upstream_messages(MINIMAL_CONVERSATION)
+    request = RouteRequest(
+        feature=AIUsage.Feature.ASSIST,
+        quality=DEFAULT_QUALITY,
+        conversation_bytes=sum(len(m["content"].encode()) for m in MINIMAL_CONVERSATION),
+        prompt_tokens=prompt_tokens_upper_bound(minimal),
+    )
+    candidates = route_candidates(
+        rules=plan.route_table, prices=prices, default=plan.model_id, request=request,
+        budget=state, max_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
+        min_tokens=settings.KEYBUZZ["AI_MIN_OUTPUT_TOKENS"],
+    )  # fmt: skip
+    routed = next((c for c in candidates if state.admits(c.worst_case_micros)), candidates[-1])
     return AssistStatus(
         provider=_provider(),
         plan=tenant.plan_id,
-        model=price.alias,
+        model=routed.alias,
         budget=state,
-        allowed=state.admits(minimal_call_micros(price=price)),
+        allowed=state.admits(minimal_call_micros_on_plan(plan=plan, prices=prices)),
         switch_reason=switches.reason,
         alerts_today=alerts_today(tenant=tenant),
+        routing=StatusRouting(default_model=plan.model_id, reason=routed.reason),
     )

@@ -30,7 +30,13 @@ from decimal import ROUND_CEILING, Decimal
 from django.db import DatabaseError, transaction
 
 from tenants.models import Tenant
-from usage.budget import budget_reached_from, minimal_call_micros
+from usage.budget import (
+    budget_reached_from,
+    minimal_call_micros,
+    minimal_call_micros_on_plan,
+    plan_aliases,
+    plan_prices,
+)
 from usage.models import BudgetCounter
 from usage.pricing import from_micros, to_micros
 
@@ -82,11 +88,21 @@ def alert_percents(tenant: Tenant) -> list[Decimal]:
     return [Decimal(str(percent)) for percent in percents]
 
 
-def alert_thresholds(*, tenant: Tenant, budget_micros: int) -> list[tuple[Decimal, int]]:
+def alert_thresholds(
+    *, tenant: Tenant, budget_micros: int, spend_micros: int
+) -> list[tuple[Decimal, int]]:
     """(percent, spend in micro-dollars from which it is passed) for a day's budget."""
+    # Reached when a minimal request on the cheapest alias the plan may use no longer fits. Its
+    # default alias costs at least as much, so until the spend nears that bound no price needs
+    # reading: the plan's other prices are read only within one minimal call of the budget.
     reached = budget_reached_from(
         daily_micros=budget_micros, minimal_micros=minimal_call_micros(price=tenant.plan.model)
     )
+    if spend_micros >= reached and plan_aliases(tenant.plan) != [tenant.plan.model_id]:
+        minimal = minimal_call_micros_on_plan(
+            plan=tenant.plan, prices=plan_prices(plans=[tenant.plan])
+        )
+        reached = budget_reached_from(daily_micros=budget_micros, minimal_micros=minimal)
     thresholds = []
     for percent in alert_percents(tenant):
         exact = (percent * budget_micros / 100).to_integral_value(rounding=ROUND_CEILING)
@@ -103,7 +119,9 @@ def alerts_detect_spend(
         return []
     crossed = [
         percent
-        for percent, at in alert_thresholds(tenant=tenant, budget_micros=budget)
+        for percent, at in alert_thresholds(
+            tenant=tenant, budget_micros=budget, spend_micros=after_micros
+        )
         if before_micros < at <= after_micros
     ]
     if not crossed:

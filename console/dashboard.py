@@ -42,7 +42,9 @@ class Dashboard:
     day: date
     spend_today: Decimal
     spend_yesterday: Decimal
+    saved_today: Decimal  # what routing saved, platform-wide (CONTRACT §8)
     last_24h: dict[str, int]
+    route_shares: list[tuple[str, Decimal]]  # percent of the last 24 hours' calls per reason
     top_tenants: list[TenantToday]
     blocked_by_switch: list[Tenant]
     blocked_by_budget: list[TenantToday]
@@ -57,7 +59,9 @@ def dashboard_read(*, now: datetime | None = None) -> Dashboard:
         day=today.day,
         spend_today=today.cost_usd,
         spend_yesterday=yesterday.cost_usd,
+        saved_today=today.saved_usd,
         last_24h=_last_24h(now),
+        route_shares=_route_shares(now),
         top_tenants=_top_tenants(now),
         blocked_by_switch=list(
             Tenant.objects.filter(ai_settings__kill_switch=True).select_related("ai_settings")[
@@ -76,6 +80,21 @@ def _last_24h(now: datetime) -> dict[str, int]:
         .values_list("status", "n")
     )
     return {status: counts.get(status, 0) for status in AIUsage.Status.values}
+
+
+def _route_shares(now: datetime) -> list[tuple[str, Decimal]]:
+    """The last 24 hours' calls by route reason, as percents, largest first."""
+    counts = dict(
+        AIUsage.objects.filter(created_at__gt=now - timedelta(hours=24))
+        .values_list("route_reason")
+        .annotate(n=Count("id"))
+        .values_list("route_reason", "n")
+    )
+    total = sum(counts.values())
+    return [
+        (reason, Decimal(count) * 100 / total)
+        for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 def _top_tenants(now: datetime) -> list[TenantToday]:

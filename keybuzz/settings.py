@@ -198,6 +198,8 @@ KEYBUZZ = {
     "SERVICE_KEY": env.str("KEYBUZZ_SERVICE_KEY", default=""),
     "AI_BUDGET_TIMEZONE": env.str("AI_BUDGET_TIMEZONE", default="UTC"),
     "AI_MAX_OUTPUT_TOKENS": env.int("AI_MAX_OUTPUT_TOKENS", default=1024),
+    # The least max_tokens that fitting a call to the budget goes down to (CONTRACT §8).
+    "AI_MIN_OUTPUT_TOKENS": env.int("AI_MIN_OUTPUT_TOKENS", default=256),
     # How long a repeated Idempotency-Key waits for the first request before a 409.
     "AI_IDEMPOTENCY_WAIT_SECONDS": env.float("AI_IDEMPOTENCY_WAIT_SECONDS", default=5.0),
     "REDIS_URL": env.str("REDIS_URL", default=""),
@@ -219,6 +221,10 @@ except (ZoneInfoNotFoundError, ValueError) as exc:
     raise ImproperlyConfigured("AI_BUDGET_TIMEZONE must be an IANA timezone name.") from exc
 if KEYBUZZ["AI_MAX_OUTPUT_TOKENS"] < 1:
     raise ImproperlyConfigured("AI_MAX_OUTPUT_TOKENS must be a positive integer.")
+if not 1 <= KEYBUZZ["AI_MIN_OUTPUT_TOKENS"] <= KEYBUZZ["AI_MAX_OUTPUT_TOKENS"]:
+    raise ImproperlyConfigured(
+        "AI_MIN_OUTPUT_TOKENS must be a positive integer, at most AI_MAX_OUTPUT_TOKENS."
+    )
 if KEYBUZZ["ALERT_MAX_ATTEMPTS"] < 1:
     raise ImproperlyConfigured("ALERT_MAX_ATTEMPTS must be a positive integer.")
 if not KEYBUZZ["ALERT_RETRY_BASE_SECONDS"] > 0 or not KEYBUZZ["ALERT_WEBHOOK_TIMEOUT_SECONDS"] > 0:

@@ -38,15 +38,22 @@ SEED_HISTORY = {
         "successCalls": 1,
         "blockedCalls": 0,
         "errorCalls": 0,
+        "savedUsd": 0,
     },
     "byFeature": {"assist": SEED_BREAKDOWN},
     "byModel": {"kbz-standard": SEED_BREAKDOWN},
     "byDay": [
         {"date": f"2026-01-{day:02d}", "calls": 0, "blockedCalls": 0, "errorCalls": 0,
-         "tokens": 0, "costUsd": 0}
+         "tokens": 0, "costUsd": 0, "savedUsd": 0}
         for day in range(8, 14)
-    ] + [{"date": "2026-01-14", **SEED_BREAKDOWN}],
+    ] + [{"date": "2026-01-14", **SEED_BREAKDOWN, "savedUsd": 0}],
 }  # fmt: skip
+
+
+SAVED_HELP = (
+    "What routing saved (CONTRACT §8): over successful calls, their tokens at the plan's "
+    "default model's prices less what they cost."
+)
 
 
 @extend_schema_serializer(component_name="UsageBreakdown")
@@ -120,10 +127,12 @@ class UsageHistoryApi(APIView):
             successCalls = serializers.IntegerField(source="calls")
             blockedCalls = serializers.IntegerField(source="blocked_calls")
             errorCalls = serializers.IntegerField(source="error_calls")
+            savedUsd = money_field(source="saved_usd", help_text=SAVED_HELP)
 
         @extend_schema_serializer(component_name="UsageDay")
         class DaySerializer(BreakdownSerializer):
             date = serializers.DateField(source="day")
+            savedUsd = money_field(source="saved_usd", help_text=SAVED_HELP)
 
             def get_fields(self):  # the date first, as the contract shows it
                 fields = super().get_fields()

@@ -23,7 +23,7 @@ from keybuzz.errors import Forbidden
 from keybuzz.money_display import decimal_text, usd, usd_pattern
 from tenants.access import Access, tenant_access_check
 from tenants.models import Tenant
-from usage.selectors import Totals, usage_history, usage_today
+from usage.selectors import Totals, UsageHistory, usage_history, usage_today
 
 from .charts import bar_chart
 
@@ -60,6 +60,17 @@ def percent(value: Decimal) -> Figure:
 
 def count(value: int) -> Figure:
     return Figure(value, number_format(value, force_grouping=True))
+
+
+def _model_mix(history: UsageHistory) -> list[tuple[str, Figure]]:
+    """Each model's share of the period's successful calls, largest first (the chart's legend:
+    routing sends some calls to other models than the plan's)."""
+    calls = {alias: totals.calls for alias, totals in history.by_model.items() if totals.calls}
+    total = sum(calls.values())
+    return [
+        (alias, percent(Decimal(count) * 100 / total))
+        for alias, count in sorted(calls.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 def countdown(delta: timedelta) -> str:
@@ -159,7 +170,9 @@ def _context(*, tenant, tenants, days, status, today, history) -> dict:
             "errors": count(summary.error_calls),
             "tokens": count(summary.tokens),
             "cost": money(summary.cost_usd),
+            "saved": money(summary.saved_usd),
         },
+        "model_mix": _model_mix(history),
         "history": history,
         "chart": chart,
         "gridlines": [(line, money(line.value)) for line in chart.gridlines],

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from ai.apis import AssistApi
 from ai.client import Completion
-from ai.services import AssistResult
+from ai.services import AssistResult, Routing
 from keybuzz.bound_serializers import represented, validated
 
 
@@ -47,6 +47,7 @@ def test_represented_equals_a_fresh_serializers_data():
     result = AssistResult(
         Completion(["a", "b"], ["why a", "why b"], "high", 198, 133),
         "litellm", "kbz-standard", Decimal("0.002589"), "req-1",
+        Routing("kbz-standard", "default", None, 1024),
     )  # fmt: skip
     assert (
         represented(AssistApi.OutputSerializer, result) == AssistApi.OutputSerializer(result).data

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ai.kill_switches import kill_switch_set
 from tests.conftest import COMPLETIONS
 from tests.fakes.upstream import FakeUpstream
-from usage.budget import budget_reserve
+from usage.budget import Hold, budget_reserve
 from usage.models import AIUsage, Reservation
 from usage.recording import UsageEntry, usage_record, usage_record_many
 
@@ -315,8 +315,8 @@ def test_a_recording_rolled_back_is_not_counted_and_a_committed_one_is(tenant, s
 def test_the_reservations_gauge_equals_the_reservation_rows(tenant, scrape):
     assert scrape()["keybuzz_ai_reservations_in_flight", frozenset()] == 0
     for _ in range(3):
-        budget_reserve(tenant=tenant, worst_case=Decimal("0.01"), admitted_at=timezone.now(),
-                       call=_entry(tenant))  # fmt: skip
+        hold = Hold(worst_case=Decimal("0.01"), call=_entry(tenant))
+        budget_reserve(tenant=tenant, holds=[hold], admitted_at=timezone.now())
     assert scrape()["keybuzz_ai_reservations_in_flight", frozenset()] == 3
     assert Reservation.objects.count() == 3
 

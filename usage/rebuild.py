@@ -16,9 +16,9 @@ from typing import NamedTuple
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
-from tenants.models import Tenant
+from tenants.models import ModelPrice, Tenant
 from usage.models import BudgetCounter
-from usage.pricing import from_micros, to_micros
+from usage.pricing import cost_usd, from_micros, to_micros
 
 from .models import AIUsage, UsagePurge, UsageRollup
 from .rollups import RollupSums
@@ -53,6 +53,7 @@ class RollupDifference:
     status: str
     old: Totals | None  # None: no rollup stored
     new: Totals | None  # None: no rows
+    saved_micros: int = 0  # what a rewritten rollup is given as saved by routing
 
     @property
     def kind(self) -> str:
@@ -163,7 +164,7 @@ def _compare(
     purged_before = UsagePurge.objects.aggregate(before=Max("before"))["before"]
     report.purged_before = purged_before
     start = max((d for d in (since, purged_before) if d is not None), default=None)
-    rows, new_rollups, new_spent = _recompute(tenant=tenant, start=start)
+    rows, new_rollups, new_spent, saved = _recompute(tenant=tenant, start=start)
     stored = UsageRollup.objects.filter(tenant=tenant)
     counters = BudgetCounter.objects.filter(tenant=tenant)
     if start is not None:
@@ -181,6 +182,7 @@ def _compare(
             **dict(zip(("day", "feature", "model", "status"), key, strict=True)),
             old=old_rollups.get(key),
             new=new_rollups.get(key),
+            saved_micros=saved.get(key, 0),
         )
         for key in sorted(old_rollups.keys() | new_rollups.keys())
         if old_rollups.get(key) != new_rollups.get(key)
@@ -195,8 +197,11 @@ def _compare(
 
 def _recompute(
     *, tenant: Tenant, start: date | None
-) -> tuple[int, dict[RollupKey, Totals], dict[date, int]]:
-    """What recording the tenant's rows of days from `start` on adds up to (usage.recording)."""
+) -> tuple[int, dict[RollupKey, Totals], dict[date, int], dict[RollupKey, int]]:
+    """What recording the tenant's rows of days from `start` on adds up to (usage.recording),
+    and what routing saved on them at today's prices (a row keeps its tokens, not the prices
+    of its day: a rollup that is rewritten is given that; one that is right keeps its own)."""
+    prices = ModelPrice.objects.in_bulk()
     rows = AIUsage.objects.filter(tenant=tenant).order_by()
     if start is not None:
         rows = rows.filter(
@@ -204,17 +209,22 @@ def _recompute(
         )
     sums = RollupSums()
     count = 0
-    for created_at, feature, model, status, tokens, cost in rows.values_list(
-        "created_at", "feature", "model", "status", "total_tokens", "cost_usd_est"
-    ).iterator(chunk_size=CHUNK_SIZE):
+    for created_at, feature, model, status, cost, default, prompt, completion in rows.values_list(
+        "created_at", "feature", "model", "status", "cost_usd_est", "default_model",
+        "prompt_tokens", "completion_tokens",
+    ).iterator(chunk_size=CHUNK_SIZE):  # fmt: skip
         day = tenant.local_day(created_at)
         if start is not None and day < start:
             continue
+        price = prices.get(default or model)
+        at_default = cost_usd(price=price, prompt_tokens=prompt, completion_tokens=completion)
         sums.add(tenant_id=tenant.id, day=day, feature=feature, model=model, status=status,
-                 tokens=tokens, cost_micros=to_micros(cost))  # fmt: skip
+                 tokens=prompt + completion, cost_micros=to_micros(cost),
+                 default_cost_micros=to_micros(at_default if price else cost))  # fmt: skip
         count += 1
-    totals = {key[1:]: Totals(*value) for key, value in sums.rollups.items()}
-    return count, totals, {day: spent for (_, day), spent in sums.spent.items()}
+    totals = {key[1:]: Totals(*value[:3]) for key, value in sums.rollups.items()}
+    saved = {key[1:]: value[3] for key, value in sums.rollups.items()}
+    return count, totals, {day: spent for (_, day), spent in sums.spent.items()}, saved
 
 
 def _repair(
@@ -235,13 +245,13 @@ def _repair(
     UsageRollup.objects.bulk_create(
         [
             UsageRollup(tenant=tenant, day=d.day, feature=d.feature, model=d.model,
-                        status=d.status, **d.new._asdict())
+                        status=d.status, saved_micros=d.saved_micros, **d.new._asdict())
             for d in rollups.values()
             if d.new is not None
         ],
         update_conflicts=True,
         unique_fields=["tenant", "day", "feature", "model", "status"],
-        update_fields=["calls", "tokens", "cost_micros"],
+        update_fields=["calls", "tokens", "cost_micros", "saved_micros"],
     )  # fmt: skip
     for key, difference in rollups.items():
         if difference.new is None:

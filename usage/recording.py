@@ -32,7 +32,7 @@ COPY_THRESHOLD = 1000
 _COLUMNS = (
     "id", "tenant_id", "user_id", "feature", "provider", "model", "prompt_tokens",
     "completion_tokens", "total_tokens", "cost_usd_est", "status", "error_code", "request_id",
-    "created_at",
+    "created_at", "default_model", "route_reason", "max_tokens", "upstream_model",
 )  # fmt: skip
 
 
@@ -54,6 +54,15 @@ class UsageEntry:
     created_at: datetime | None = None
     day: date | None = None  # the budget day; by default the tenant's day at created_at
     id: str | None = None
+    # Routing (CONTRACT §8): the plan's default model ("" = `model`), why `model` was called,
+    # the max_tokens sent, the model LiteLLM answered with, and what the tokens would have cost
+    # at the default model (None: the cost itself): what routing saved is the difference, which
+    # the rollups keep.
+    default_model: str = ""
+    route_reason: str = "default"
+    max_tokens: int | None = None
+    upstream_model: str = ""
+    default_cost_usd: Decimal | None = None
 
 
 def usage_id_new() -> str:
@@ -95,10 +104,15 @@ def _record(entries: Sequence[UsageEntry], *, live: bool, released_micros: int =
             entry.id or usage_id_new(), entry.tenant.id, entry.user_id, entry.feature,
             entry.provider, entry.model, entry.prompt_tokens, entry.completion_tokens, tokens,
             entry.cost_usd, entry.status, entry.error_code, entry.request_id, created_at,
+            entry.default_model or entry.model, entry.route_reason, entry.max_tokens,
+            entry.upstream_model,
         ))  # fmt: skip
         sums.add(
             tenant_id=entry.tenant.id, day=day, feature=entry.feature, model=entry.model,
             status=entry.status, tokens=tokens, cost_micros=cost,
+            default_cost_micros=to_micros(
+                entry.cost_usd if entry.default_cost_usd is None else entry.default_cost_usd
+            ),
         )  # fmt: skip
         if released_micros:
             released[entry.tenant.id, day] += released_micros
@@ -152,10 +166,11 @@ def _insert_rows(cursor, rows: list[tuple]) -> None:
 _ROLLUP_TABLE = UsageRollup._meta.db_table
 _ROLLUP_UPSERT = (
     f"INSERT INTO {_ROLLUP_TABLE} "  # noqa: S608 (a constant table name)
-    "(tenant_id, day, feature, model, status, calls, tokens, cost_micros) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "(tenant_id, day, feature, model, status, calls, tokens, cost_micros, saved_micros) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (tenant_id, day, feature, model, status) DO UPDATE SET "
     f"calls = {_ROLLUP_TABLE}.calls + excluded.calls, "
     f"tokens = {_ROLLUP_TABLE}.tokens + excluded.tokens, "
-    f"cost_micros = {_ROLLUP_TABLE}.cost_micros + excluded.cost_micros"
+    f"cost_micros = {_ROLLUP_TABLE}.cost_micros + excluded.cost_micros, "
+    f"saved_micros = {_ROLLUP_TABLE}.saved_micros + excluded.saved_micros"
 )

@@ -28,8 +28,11 @@ class Totals:
     error_calls: int = 0
     tokens: int = 0
     cost_micros: int = 0
+    saved_micros: int = 0  # what routing saved on the successful calls (CONTRACT §8)
 
-    def add(self, *, status: str, calls: int, tokens: int, cost_micros: int) -> None:
+    def add(
+        self, *, status: str, calls: int, tokens: int, cost_micros: int, saved_micros: int = 0
+    ) -> None:
         if status == Status.SUCCESS:
             self.calls += calls
         elif status == Status.BLOCKED:
@@ -38,6 +41,7 @@ class Totals:
             self.error_calls += calls
         self.tokens += tokens
         self.cost_micros += cost_micros
+        self.saved_micros += saved_micros
 
     @property
     def all_calls(self) -> int:
@@ -46,6 +50,10 @@ class Totals:
     @property
     def cost_usd(self) -> Decimal:
         return from_micros(self.cost_micros)
+
+    @property
+    def saved_usd(self) -> Decimal:
+        return from_micros(self.saved_micros)
 
 
 @dataclass
@@ -110,7 +118,10 @@ def platform_today() -> date:
 
 def _sums(rollups, *keys: str):
     return rollups.values(*keys).annotate(
-        n=Sum("calls"), token_sum=Sum("tokens"), cost_sum=Sum("cost_micros")
+        n=Sum("calls"),
+        token_sum=Sum("tokens"),
+        cost_sum=Sum("cost_micros"),
+        saved_sum=Sum("saved_micros"),
     )
 
 
@@ -149,7 +160,7 @@ def usage_history(*, tenant: Tenant | None, days: int) -> UsageHistory:
               for offset in range(days)}  # fmt: skip
     for group in _sums(rollups, "day", "feature", "model", "status"):
         amounts = dict(status=group["status"], calls=group["n"], tokens=group["token_sum"],
-                       cost_micros=group["cost_sum"])  # fmt: skip
+                       cost_micros=group["cost_sum"], saved_micros=group["saved_sum"])  # fmt: skip
         for totals in (
             summary,
             by_feature.setdefault(group["feature"], Totals()),

@@ -42,6 +42,8 @@ STAGES = (
     ("input validation (InputSerializer, bound once)", "validated"),
     ("tenant and membership (tenant_for_user)", "tenant_for_user"),
     ("kill switches", "kill_switches_read"),
+    ("route read: the day's counter and the plan's prices", "budget_state_and_prices"),
+    ("routing decision (route_candidates)", "route_candidates"),
     ("rate limit", "rate_limit_take"),
     ("budget reserve (counter and reservation)", "budget_reserve"),
     ("upstream call (litellm_complete)", "litellm_complete"),

@@ -130,6 +130,14 @@ def _scale(median: dict) -> list[str]:
             f"{_ms(budget['admission']['p50_ms'])} | {_ms(budget['admission']['p99_ms'])} | "
             f"{_ratio(budget['admission']['p50_ms'], base_admission.get('p50_ms'))} |"
         )
+    decision = (empty.get("budget") or {}).get("route_decision")
+    if decision:
+        lines += [
+            "",
+            "Routing decision (ai.routing.route_candidates, in process, pure CPU, the pro table "
+            f"and the seed's conversation): p50 {decision['p50_ms']:.4f} ms, p99 "
+            f"{decision['p99_ms']:.4f} ms per call (target ≤ 0.05 ms).",
+        ]
     return [*lines, ""]
 
 

@@ -8,11 +8,11 @@ from ai.models import AIGlobalSettings, AISettings, IdempotencyKey, KillSwitchCh
 from keybuzz.admin_audit import ValueChangesLogged
 from keybuzz.money_display import usd
 from keybuzz.read_only_admin import ReadOnlyModelAdmin
-from tenants.models import ModelPrice
-from usage.budget import minimal_call_cost
+from tenants.models import ModelPrice, Plan
+from usage.budget import plan_aliases
 from usage.models import BudgetCounter, BudgetTopUp, Reservation
 
-from .budget_display import budget_below_one_call
+from .budget_display import budget_below_one_call, minimal_call_on_plan
 
 
 @admin.register(ModelPrice)
@@ -24,11 +24,13 @@ class ModelPriceAdmin(ValueChangesLogged):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        minimal = minimal_call_cost(price=obj)
-        for plan in obj.plans.all():
-            if budget_below_one_call(budget=plan.daily_budget_usd, price=obj):
+        for plan in Plan.objects.select_related("model"):
+            if obj.alias not in plan_aliases(plan):
+                continue
+            alias, minimal = minimal_call_on_plan(plan)
+            if budget_below_one_call(budget=plan.daily_budget_usd, plan=plan):
                 values = {"plan": plan, "budget": usd(plan.daily_budget_usd),
-                          "alias": obj.alias, "minimal": usd(minimal)}  # fmt: skip
+                          "alias": alias, "minimal": usd(minimal)}  # fmt: skip
                 messages.warning(
                     request,
                     _(

@@ -3,14 +3,21 @@ through keybuzz.money_display.usd, as everywhere)."""
 
 from decimal import ROUND_DOWN, Decimal
 
+from django.core.exceptions import ValidationError
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from keybuzz.money_display import usd
-from tenants.models import ModelPrice
-from usage.budget import BudgetState, minimal_call_cost
+from tenants.models import Plan
+from usage.budget import (
+    BudgetState,
+    minimal_call_cost,
+    minimal_call_micros,
+    plan_aliases,
+    plan_prices,
+)
 from usage.pricing import to_micros
 
 CENT = Decimal("0.01")
@@ -39,27 +46,44 @@ def percent_badge(percent: Decimal) -> SafeString:
     )
 
 
-def budget_below_one_call(*, budget: Decimal, price: ModelPrice) -> str | None:
+def minimal_call_on_plan(plan: Plan) -> tuple[str, Decimal]:
+    """The cheapest alias a plan's calls may use (its default model or a route table's
+    target) and the worst case of a minimal request there: what one call costs at least."""
+    try:
+        aliases = plan_aliases(plan)
+    except ValidationError:  # a form showing a table it refused: the stored one still applies
+        plan = Plan.objects.get(pk=plan.pk) if plan.pk else Plan(model=plan.model)
+        aliases = plan_aliases(plan)
+    prices = plan_prices(plans=[plan])
+    alias = min(
+        (a for a in aliases if a in prices), key=lambda a: minimal_call_micros(price=prices[a])
+    )
+    return alias, minimal_call_cost(price=prices[alias])
+
+
+def budget_below_one_call(*, budget: Decimal, plan: Plan) -> str | None:
     """Why `budget` admits no request at all, if so: below the worst case of the smallest
-    request on `price`, every call of the day is refused with 402."""
-    minimum = minimal_call_cost(price=price)
+    request on the cheapest alias the plan may use, every call of the day is refused with
+    402."""
+    alias, minimum = minimal_call_on_plan(plan)
     if BudgetState(budget_micros=to_micros(budget)).admits(to_micros(minimum)):
         return None
     return gettext(
         "The daily budget (%(budget)s) is below the cost of one minimal call on "
         "%(model)s (%(minimum)s): every AI request will be refused."
-    ) % {"budget": usd(budget), "model": price.alias, "minimum": usd(minimum)}
+    ) % {"budget": usd(budget), "model": alias, "minimum": usd(minimum)}
 
 
-def budget_check_html(*, budget: Decimal, price: ModelPrice) -> SafeString:
+def budget_check_html(*, budget: Decimal, plan: Plan) -> SafeString:
     """The read-only "budget check" of a change page: the warning, or what the budget covers."""
-    warning = budget_below_one_call(budget=budget, price=price)
+    warning = budget_below_one_call(budget=budget, plan=plan)
     if warning:
         return format_html(
             '<span class="kbz-budget kbz-budget--reached" role="alert">⚠ {}</span>', warning
         )
+    alias, minimum = minimal_call_on_plan(plan)
     return format_html(
         '<span class="kbz-budget kbz-budget--ok">{}</span>',
         gettext("OK: it covers a minimal call on %(model)s (%(minimum)s).")
-        % {"model": price.alias, "minimum": usd(minimal_call_cost(price=price))},
+        % {"model": alias, "minimum": usd(minimum)},
     )

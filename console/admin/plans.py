@@ -29,6 +29,7 @@ class PlanAdmin(ValueChangesLogged):
         "model",
         "fallback_model",
         "requests_per_minute",
+        "route_rules",
         "alert_percents",
         "budget_check",
     ]
@@ -42,13 +43,13 @@ class PlanAdmin(ValueChangesLogged):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        warning = budget_below_one_call(budget=obj.daily_budget_usd, price=obj.model)
+        warning = budget_below_one_call(budget=obj.daily_budget_usd, plan=obj)
         if warning:
             self.message_user(request, warning, messages.WARNING)
 
     @admin.display(description=_("budget check"))
     def budget_warning(self, plan: Plan) -> str:
-        warning = budget_below_one_call(budget=plan.daily_budget_usd, price=plan.model)
+        warning = budget_below_one_call(budget=plan.daily_budget_usd, plan=plan)
         if not warning:
             return ""
         return format_html(
@@ -61,4 +62,4 @@ class PlanAdmin(ValueChangesLogged):
     def budget_check(self, plan: Plan) -> str:
         if plan.model_id is None or plan.daily_budget_usd is None:
             return "—"  # the add page: nothing to check yet
-        return budget_check_html(budget=plan.daily_budget_usd, price=plan.model)
+        return budget_check_html(budget=plan.daily_budget_usd, plan=plan)

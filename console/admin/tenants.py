@@ -102,7 +102,7 @@ class TenantAdmin(KillSwitchActions, TopUpView, ValueChangesLogged):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         AISettings.objects.get_or_create(tenant=obj)
-        warning = budget_below_one_call(budget=obj.daily_budget, price=obj.plan.model)
+        warning = budget_below_one_call(budget=obj.daily_budget, plan=obj.plan)
         if warning:
             self.message_user(request, warning, messages.WARNING)
 
@@ -148,4 +148,4 @@ class TenantAdmin(KillSwitchActions, TopUpView, ValueChangesLogged):
     def budget_check(self, tenant: Tenant) -> str:
         if not tenant.plan_id:
             return "—"  # the add page: nothing to check yet
-        return budget_check_html(budget=tenant.daily_budget, price=tenant.plan.model)
+        return budget_check_html(budget=tenant.daily_budget, plan=tenant.plan)

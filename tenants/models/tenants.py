@@ -9,6 +9,9 @@ from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
+from ..route_tables import RouteRule, route_rules_parse, validate_route_rules
+from .prices import ModelPrice
+
 money_validators = [MinValueValidator(Decimal("0"))]
 MAX_ALERT_PERCENTS = 5
 
@@ -84,6 +87,18 @@ class Plan(models.Model):
             "one every 60/N seconds)."
         ),
     )
+    route_rules = models.JSONField(
+        _("route table"),
+        default=list,
+        blank=True,
+        validators=[validate_route_rules],
+        help_text=_(
+            "Ordered rules, first match wins, then the plan's model (docs/CONSOLE.md). A JSON "
+            'list such as [{"name":"fast replies","quality":["fast"],"target":"kbz-cheap"}, '
+            '{"name":"budget low","budgetLeftBelowPercent":20,"target":"kbz-cheap"}]. '
+            "Conditions: feature, quality, minBytes, maxBytes, budgetLeftBelowPercent."
+        ),
+    )
     alert_percents = models.JSONField(
         _("alert percents"),
         default=default_alert_percents,
@@ -106,6 +121,25 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Every alias the route table names must have a price (and so be callable)."""
+        super().clean()
+        try:
+            targets = {rule.target for rule in route_rules_parse(self.route_rules)}
+        except ValidationError:
+            return  # the field's own validator reports it
+        known = set(ModelPrice.objects.filter(alias__in=targets).values_list("alias", flat=True))
+        if unknown := sorted(targets - known):
+            raise ValidationError(
+                {"route_rules": _("Unknown model alias(es): %(aliases)s.")
+                 % {"aliases": ", ".join(unknown)}}
+            )  # fmt: skip
+
+    @property
+    def route_table(self) -> list[RouteRule]:
+        """The route table's rules (validated on save)."""
+        return route_rules_parse(self.route_rules)
 
 
 class Tenant(models.Model):

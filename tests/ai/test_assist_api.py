@@ -35,7 +35,10 @@ def test_the_seed_call_answers_331_tokens_for_0_002589_usd(agent, litellm):
         "model": "kbz-standard",
         "usage": {"tokens": 331, "costUsd": 0.002589},
         "requestId": "req-seed-1",
-    }
+        "routing": {
+            "defaultModel": "kbz-standard", "reason": "default", "rule": None, "maxTokens": 1024,
+        },
+    }  # fmt: skip
     assert response["X-Request-Id"] == "req-seed-1"
 
 
@@ -116,10 +119,10 @@ def test_plain_text_from_the_model_becomes_one_low_confidence_suggestion(agent, 
 # --- guardrails -----------------------------------------------------------------------------
 
 
-def _assert_blocked_row(error_code: str) -> None:
+def _assert_blocked_row(error_code: str, model: str = "kbz-standard") -> None:
     row = AIUsage.objects.get()
     assert (row.status, row.error_code, row.cost_usd_est, row.total_tokens, row.model) == (
-        "blocked", error_code, Decimal("0"), 0, "kbz-standard",
+        "blocked", error_code, Decimal("0"), 0, model,
     )  # fmt: skip
 
 
@@ -165,8 +168,9 @@ def test_a_kill_switch_turned_off_is_seen_by_the_next_request(agent, litellm):
 def test_a_request_over_budget_answers_402_with_the_budget_and_one_blocked_row(
     make_tenant, make_user, client_for, litellm
 ):
-    # given a pro tenant whose budget is below one worst-case call
-    tenant = make_tenant("ecomlg-001", daily_budget_override=Decimal("0.01"))
+    # given a pro tenant whose budget is below one worst-case call, even fitted to the budget
+    # (the cheapest alias at AI_MIN_OUTPUT_TOKENS)
+    tenant = make_tenant("ecomlg-001", daily_budget_override=Decimal("0.0001"))
     client = client_for(make_user("agent@ecomlg.test", tenant=tenant))
     # when it asks
     response = post(client, seed_request())
@@ -177,9 +181,14 @@ def test_a_request_over_budget_answers_402_with_the_budget_and_one_blocked_row(
         "budget_exceeded", True, "pro",
     )  # fmt: skip
     assert body["budget"] == {
-        "dailyBudget": 0.01, "used": 0, "reserved": 0, "remaining": 0.01, "allowed": False,
+        "dailyBudget": 0.0001, "used": 0, "reserved": 0, "remaining": 0.0001, "allowed": False,
     }  # fmt: skip
-    _assert_blocked_row("budget_exceeded")
+    _assert_blocked_row("budget_exceeded", model="kbz-cheap")
+    # and the row names the last call tried: the cheapest alias, fitted to the budget
+    row = AIUsage.objects.get()
+    assert (row.model, row.default_model, row.route_reason, row.max_tokens) == (
+        "kbz-cheap", "kbz-standard", "fit_to_budget", 256,
+    )  # fmt: skip
     assert len(litellm.calls) == 0
 
 
@@ -371,15 +380,16 @@ def _statements(captured) -> list[str]:
     ]  # fmt: skip
 
 
-def test_a_successful_call_sends_ten_statements(agent, litellm):
-    # auth, tenant with membership, both switches |
+def test_a_successful_call_sends_eleven_statements(agent, litellm):
+    # auth, tenant with membership, both switches, the route decision's read (the day's
+    # counter and the prices of the plan's aliases, CONTRACT §8: at most one more) |
     # admission, one transaction: rate limit, counter, reservation |
     # settle, one transaction: reservation, usage row, counter (spend and release), rollup
     # (without an Idempotency-Key: that one adds its claim and its completion)
     answer(litellm)
     with CaptureQueriesContext(connection) as captured:
         assert post(agent, seed_request()).status_code == 200
-    assert len(_statements(captured)) == 10
+    assert len(_statements(captured)) == 11
 
 
 def test_the_hot_path_never_sums_usage_history(agent, litellm):

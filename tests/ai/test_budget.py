@@ -8,6 +8,7 @@ from freezegun import freeze_time
 from ai.prompts import SYSTEM_PROMPT, upstream_messages
 from tenants.models import ModelPrice
 from usage.budget import (
+    Hold,
     budget_close_abandoned,
     budget_refusal,
     budget_reserve,
@@ -40,12 +41,11 @@ def _call(tenant, **fields) -> UsageEntry:
 def _reserve(tenant, amount=ONE_CENT, at=None):
     """Reserve as the pipeline does: the hold, or the 402 of a refusal."""
     at = at or timezone.now()
-    reservation = budget_reserve(
-        tenant=tenant, worst_case=amount, admitted_at=at, call=_call(tenant)
-    )
-    if reservation is None:
+    hold = Hold(worst_case=amount, call=_call(tenant))
+    admission = budget_reserve(tenant=tenant, holds=[hold], admitted_at=at)
+    if admission is None:
         raise budget_refusal(tenant=tenant, day=tenant.local_day(at))
-    return reservation
+    return admission.reservation
 
 
 def _counter(tenant) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
-from usage.budget import budget_reserve
+from usage.budget import Hold, budget_reserve
 from usage.models import AIUsage, Reservation
 from usage.recording import UsageEntry
 
@@ -18,7 +18,9 @@ def _reserve(tenant, *, age: timedelta) -> None:
     call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
                       status="success")  # fmt: skip
     budget_reserve(
-        tenant=tenant, worst_case=Decimal("0.01"), admitted_at=timezone.now() - age, call=call
+        tenant=tenant,
+        admitted_at=timezone.now() - age,
+        holds=[Hold(worst_case=Decimal("0.01"), call=call)],
     )
 
 

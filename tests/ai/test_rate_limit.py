@@ -241,7 +241,7 @@ def test_a_tenant_over_budget_and_over_its_limit_is_told_rate_limited(
 ):
     # the rate limit comes before the budget: flooding never reaches the budget check
     pro_limit(1)
-    tenant = make_tenant("ecomlg-001", daily_budget_override=Decimal("0.01"))
+    tenant = make_tenant("ecomlg-001", daily_budget_override=Decimal("0.0001"))
     client = client_for(make_user("agent@ecomlg.test", tenant=tenant))
     with freeze_time(NOON):
         assert post(client, seed_request()).status_code == 402

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from freezegun import freeze_time
 
-from usage.budget import budget_reserve
+from usage.budget import Hold, budget_reserve
 from usage.models import AIUsage
 from usage.recording import UsageEntry, usage_record
 
@@ -44,7 +44,7 @@ def test_a_fresh_tenant_is_available_with_its_whole_budget(reader, with_litellm)
     assert response.json() == {
         "available": True, "provider": "litellm", "plan": "pro", "model": "kbz-standard",
         "budget": {"dailyBudget": 10, "used": 0, "reserved": 0, "remaining": 10, "allowed": True},
-        "alertsToday": [],
+        "alertsToday": [], "routing": {"defaultModel": "kbz-standard", "reason": "default"},
     }  # fmt: skip
 
 
@@ -57,7 +57,11 @@ def test_used_is_the_settled_spend_of_today(reader, tenant):
 def test_reserved_is_what_calls_in_flight_hold(reader, tenant):
     call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
                       status="success")  # fmt: skip
-    budget_reserve(tenant=tenant, worst_case=Decimal("0.25"), admitted_at=timezone.now(), call=call)
+    budget_reserve(
+        tenant=tenant,
+        admitted_at=timezone.now(),
+        holds=[Hold(worst_case=Decimal("0.25"), call=call)],
+    )
     assert status(reader).json()["budget"]["reserved"] == 0.25
 
 
@@ -77,14 +81,15 @@ def test_a_kill_switch_makes_it_unavailable_with_its_reason(reader, switch, reas
 
 
 def test_a_budget_too_spent_for_a_minimal_call_is_not_allowed(reader, tenant):
-    # given a day spent to within less than one minimal worst-case call of its budget
-    _spend(tenant, "9.99")
+    # given a day spent to within less than one minimal worst-case call of its budget (on the
+    # cheapest alias its route table names, at AI_MIN_OUTPUT_TOKENS)
+    _spend(tenant, "9.9999")
     # then
     body = status(reader).json()
     assert (body["available"], body["reason"], body["budget"]["allowed"]) == (
         False, "budget_exceeded", False,
     )  # fmt: skip
-    assert body["budget"]["remaining"] == pytest.approx(0.01)
+    assert body["budget"]["remaining"] == pytest.approx(0.0001)
 
 
 @freeze_time("2026-03-10 12:00:00")  # an hour ago is the same day in the tenant's timezone
@@ -92,8 +97,8 @@ def test_status_closes_abandoned_reservations_it_finds(reader, tenant):
     # given a call admitted an hour ago whose process died
     call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
                       status="success", request_id="req-dead")  # fmt: skip
-    budget_reserve(tenant=tenant, worst_case=Decimal("0.5"),
-                   admitted_at=timezone.now() - timedelta(hours=1), call=call)  # fmt: skip
+    hold = Hold(worst_case=Decimal("0.5"), call=call)
+    budget_reserve(tenant=tenant, holds=[hold], admitted_at=timezone.now() - timedelta(hours=1))
     # when the status is read
     budget = status(reader).json()["budget"]
     # then the dead call shows as used (its abandoned row), not as held
@@ -115,6 +120,7 @@ def test_a_status_without_tenant_id_is_400(reader):
 
 
 def test_the_status_reads_only_todays_counter(reader, tenant, django_assert_num_queries):
-    # auth, tenant with membership, switches, today's counter, today's alerts
-    with django_assert_num_queries(5):
+    # auth, tenant with membership, switches, today's counter, the plan's prices (routing),
+    # today's alerts
+    with django_assert_num_queries(6):
         status(reader)

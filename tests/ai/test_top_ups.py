@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from keybuzz.errors import InvalidRequest
 from tenants.models import Tenant
-from usage.budget import budget_refusal, budget_reserve, budget_state, budget_states_today
+from usage.budget import Hold, budget_refusal, budget_reserve, budget_state, budget_states_today
 from usage.exceptions import BudgetExceeded
 from usage.models import BudgetCounter, BudgetTopUp
 from usage.recording import UsageEntry, usage_record
@@ -32,11 +32,11 @@ def _reserve(tenant, amount=CENT):
     call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
                       status="success")  # fmt: skip
     reservation = budget_reserve(
-        tenant=tenant, worst_case=amount, admitted_at=NOON_PARIS, call=call
+        tenant=tenant, admitted_at=NOON_PARIS, holds=[Hold(worst_case=amount, call=call)]
     )
     if reservation is None:  # refused: the pipeline's 402
         raise budget_refusal(tenant=tenant, day=tenant.local_day(NOON_PARIS))
-    return reservation
+    return reservation.reservation
 
 
 def _top_up(tenant, amount="0.01", reason="goodwill after an outage"):

@@ -117,7 +117,7 @@ def test_resend_makes_the_chosen_alerts_deliveries_pending_again_and_logs_it(
     # given an alert whose email was sent, and another whose webhook is dead
     with WebhookReceiver(then=500) as receiver:
         webhook_for(alerted.tenant, receiver.url)
-        spend(alerted.tenant, "1.49")  # 99.9 %: the budget is reached
+        spend(alerted.tenant, "1.4999")  # 99.999 %: the budget is reached
         deliver()
     other = Alert.objects.get(threshold=100)
     AlertDelivery.objects.filter(alert=other, channel="webhook").update(status="dead", attempts=8)

@@ -13,8 +13,9 @@ from freezegun import freeze_time
 from alerts.models import Alert, AlertDelivery
 from tenants.models import Plan
 from tests.alerts.conftest import refuse, spend
-from usage.budget import minimal_call_cost
+from usage.budget import minimal_call_micros_on_plan, plan_prices
 from usage.models import AIUsage, BudgetCounter
+from usage.pricing import from_micros
 from usage.recording import UsageEntry, usage_record_many
 from usage.top_ups import budget_top_up
 
@@ -70,9 +71,9 @@ def test_an_inactive_webhook_endpoint_gets_no_delivery(tenant, webhook_for):
 
 
 def test_a_write_that_jumps_past_80_and_100_creates_both(tenant):
-    spend(tenant, "9.999")
+    spend(tenant, "9.9999")
     assert percent_alerts(tenant) == [
-        (80, Decimal("9.999"), 10), (100, Decimal("9.999"), 10),
+        (80, Decimal("9.9999"), 10), (100, Decimal("9.9999"), 10),
     ]  # fmt: skip
     assert AlertDelivery.objects.count() == 2
 
@@ -91,8 +92,10 @@ def test_writes_below_every_threshold_make_no_alert_and_no_alert_query(tenant):
 
 
 def test_100_percent_is_the_budget_reached_less_than_one_minimal_call_left(tenant):
-    # given the spend just short of the point where a minimal call no longer fits
-    minimal = minimal_call_cost(price=tenant.plan.model)
+    # given the spend just short of the point where a minimal call (on the cheapest alias the
+    # plan's route table names) no longer fits
+    plan = tenant.plan
+    minimal = from_micros(minimal_call_micros_on_plan(plan=plan, prices=plan_prices(plans=[plan])))
     reached = Decimal(10) - minimal + Decimal("0.000001")
     spend(tenant, str(reached - Decimal("0.000001")))
     assert [threshold for threshold, *_ in percent_alerts(tenant)] == [80]

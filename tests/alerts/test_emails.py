@@ -47,7 +47,7 @@ def test_the_email_names_the_tenant_threshold_spend_and_budget(people, tenant, d
 
 
 def test_the_budget_reached_and_blocked_emails_say_so(people, tenant, deliver):
-    spend(tenant, "9.999")
+    spend(tenant, "9.9999")
     refuse(tenant)
     deliver()
     subjects = sorted(

@@ -129,6 +129,61 @@ def test_each_plan_reaches_the_deployment_of_its_alias(
 
 
 @pytest.mark.parametrize(
+    "plan, extra, alias, reason",
+    [
+        ("pro", {}, "kbz-standard", "default"),
+        ("pro", {"quality": "fast"}, "kbz-cheap", "rule"),
+        ("autopilot", {}, "kbz-premium", "default"),
+        ("autopilot", {"feature": "journal"}, "kbz-cheap", "rule"),
+    ],
+    ids=["pro-default", "pro-fast", "autopilot-default", "autopilot-journal"],
+)
+def test_routed_calls_reach_litellm_with_the_routed_alias_and_max_tokens(
+    litellm, providers, proxy_config, app_on, shop, plan, extra, alias, reason
+):
+    # given a tenant on the plan, and a provider billing 1000 + 200 tokens
+    tenant, auth = shop(plan, f"{plan}-routed")
+    providers.primary.prompt_tokens, providers.primary.completion_tokens = 1000, 200
+    app = app_on(litellm.url)
+    # when its agent asks, with the request's quality or feature
+    response = requests.post(
+        f"{app.url}/ai/assist", json={**SEED_REQUEST, "tenantId": tenant.id, **extra},
+        headers=auth, timeout=CLIENT_TIMEOUT,
+    )  # fmt: skip
+    # then LiteLLM called the routed alias's deployment with the admitted max_tokens
+    assert response.status_code == 200, response.text
+    (call,) = providers.primary.requests
+    assert call.json["model"] == provider_model(proxy_config, alias)
+    assert call.json["max_tokens"] == 1024
+    assert (response.json()["model"], response.json()["routing"]["reason"]) == (alias, reason)
+    # and the row records the alias called and the model LiteLLM says answered
+    row = AIUsage.objects.get(tenant=tenant)
+    assert (row.model, row.route_reason, row.max_tokens) == (alias, reason, 1024)
+    # (LiteLLM answers with the name of the model group that served the call: our alias)
+    assert row.upstream_model == alias
+
+
+def test_a_call_fitted_to_a_small_budget_reaches_litellm_with_fewer_max_tokens(
+    litellm, providers, proxy_config, app_on, shop
+):
+    # given a pro tenant whose budget holds a kbz-cheap call of a few hundred output tokens
+    tenant, auth = shop("pro", "pro-fitted", daily_budget_override=Decimal("0.0006"))
+    providers.primary.prompt_tokens, providers.primary.completion_tokens = 300, 100
+    app = app_on(litellm.url)
+    # when its agent asks
+    response = ask(app, auth, tenant_id=tenant.id)
+    # then LiteLLM got kbz-cheap with max_tokens lowered to fit, and the row says so
+    assert response.status_code == 200, response.text
+    (call,) = providers.primary.requests
+    assert call.json["model"] == provider_model(proxy_config, "kbz-cheap")
+    assert 256 <= call.json["max_tokens"] < 1024
+    routing = response.json()["routing"]
+    assert (routing["reason"], routing["maxTokens"]) == ("fit_to_budget", call.json["max_tokens"])
+    row = AIUsage.objects.get(tenant=tenant)
+    assert (row.model, row.max_tokens) == ("kbz-cheap", call.json["max_tokens"])
+
+
+@pytest.mark.parametrize(
     "behaviour, status, failure",
     [("status", 500, "InternalServerError"), ("hang", None, "TimeoutError")],
     ids=["primary-answers-500", "primary-hangs"],

@@ -469,16 +469,17 @@ def test_staff_who_may_only_view_see_the_tenant_page_without_a_reason_field(
 
 
 def test_a_tenant_budget_below_one_call_is_warned_on_save_and_on_its_page(staff_client, tenant):
-    # when staff set a budget override smaller than one minimal call on kbz-standard
+    # when staff set a budget override smaller than one minimal call on the cheapest alias pro
+    # may use (kbz-cheap, where its route table can send a call, at AI_MIN_OUTPUT_TOKENS)
     data = change_form_data(staff_client.get(change_url(tenant)))
-    data["daily_budget_override"] = "0.001"
+    data["daily_budget_override"] = "0.0001"
     response = staff_client.post(change_url(tenant), data)
     # then the save warns, and the page's budget check says so too
     assert response.status_code == 302
     warnings = [text for level, text in messages_of(response) if level == "warning"]
     assert warnings == [
-        "The daily budget ($0.001) is below the cost of one minimal call on kbz-standard "
-        "($0.019104): every AI request will be refused."
+        "The daily budget ($0.0001) is below the cost of one minimal call on kbz-cheap "
+        "($0.000341): every AI request will be refused."
     ]
     page = staff_client.get(change_url(tenant)).content.decode()
     assert 'class="kbz-budget kbz-budget--reached" role="alert">⚠ The daily budget' in page
@@ -490,7 +491,7 @@ def test_a_tenant_budget_that_covers_a_call_is_not_warned(staff_client, tenant):
     response = staff_client.post(change_url(tenant), data)
     assert not [text for level, text in messages_of(response) if level == "warning"]
     page = staff_client.get(change_url(tenant)).content.decode()
-    assert "OK: it covers a minimal call on kbz-standard ($0.019104)." in page
+    assert "OK: it covers a minimal call on kbz-cheap ($0.000341)." in page
 
 
 def plan_form(plan: Plan, **changes) -> dict:
@@ -500,6 +501,8 @@ def plan_form(plan: Plan, **changes) -> dict:
         "model": plan.model_id,
         "fallback_model": plan.fallback_model,
         "requests_per_minute": plan.requests_per_minute,
+        "route_rules": json.dumps(plan.route_rules),
+        "initial-route_rules": json.dumps(plan.route_rules),
         "alert_percents": json.dumps(plan.alert_percents),
         # the form's hidden copy of a callable default, as a browser posts it back
         "initial-alert_percents": json.dumps(plan.alert_percents),
@@ -511,13 +514,13 @@ def test_a_plan_budget_below_one_call_is_warned_on_save_and_on_the_list(staff_cl
     # when staff lower the starter plan's budget under one minimal call on kbz-cheap
     starter = Plan.objects.get(pk="starter")
     response = staff_client.post(
-        f"{PLANS}starter/change/", plan_form(starter, daily_budget_usd="0.0005")
+        f"{PLANS}starter/change/", plan_form(starter, daily_budget_usd="0.0002")
     )
     # then the save warns
     assert response.status_code == 302
     assert ("warning", (
-        "The daily budget ($0.0005) is below the cost of one minimal call on kbz-cheap "
-        "($0.000802): every AI request will be refused."
+        "The daily budget ($0.0002) is below the cost of one minimal call on kbz-cheap "
+        "($0.000341): every AI request will be refused."
     )) in messages_of(response)  # fmt: skip
     # and the plans list flags that plan only
     page = staff_client.get(PLANS).content.decode()
@@ -543,6 +546,54 @@ def test_a_plan_change_is_logged_with_old_and_new_values(staff_client):
         "kbz-premium",
         240,
     )
+
+
+def test_a_route_table_edit_is_logged_with_old_and_new_tables_and_seen_by_the_next_call(
+    staff_client,
+):
+    # given the seeded pro table
+    pro = Plan.objects.get(pk="pro")
+    old = json.dumps(pro.route_rules)
+    table = [{"name": "long chats", "minBytes": 4000, "target": "kbz-premium"}]
+    # when staff replace it
+    response = staff_client.post(
+        f"{PLANS}pro/change/", plan_form(pro, route_rules=json.dumps(table))
+    )
+    # then it is saved, read fresh, and the audit keeps the old and the new table
+    assert response.status_code == 302
+    assert Plan.objects.get(pk="pro").route_table[0].name == "long chats"
+    (message,) = log_messages(pro)
+    assert message.startswith("Changed Route table: [{'name': 'fast replies'")
+    assert message.endswith(
+        "→ [{'name': 'long chats', 'minBytes': 4000, 'target': 'kbz-premium'}]."
+    )
+    assert old != json.dumps(table)
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ([{"name": "x", "quality": ["fast"], "target": "kbz-nope"}],
+         "Unknown model alias(es): kbz-nope."),
+        ([{"name": "x", "target": "kbz-cheap"}], "at least one condition is required"),
+        ([{"name": "x", "quality": ["turbo"], "target": "kbz-cheap"}], "quality is a non-empty"),
+        ([{"name": "x", "minBytes": 9, "maxBytes": 1, "target": "kbz-cheap"}], "minBytes is above"),
+        ([{"name": "x", "budgetLeftBelowPercent": 0, "target": "kbz-cheap"}], "above 0"),
+        ([{"name": "x", "quality": ["fast"], "target": "kbz-cheap"}] * 2, "a name of its own"),
+        ({"name": "x"}, "JSON list"),
+    ],
+    ids=["unknown-alias", "no-condition", "unknown-quality", "sizes", "percent", "twice",
+         "not-a-list"],
+)  # fmt: skip
+def test_an_invalid_route_table_is_refused_and_nothing_is_saved(staff_client, table, error):
+    pro = Plan.objects.get(pk="pro")
+    response = staff_client.post(
+        f"{PLANS}pro/change/", plan_form(pro, route_rules=json.dumps(table))
+    )
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert Plan.objects.get(pk="pro").route_rules == pro.route_rules
+    assert log_messages(pro) == []
 
 
 # One-day top-ups

@@ -14,6 +14,7 @@ SEED_AI_USAGE_COLUMNS = {
     "completion_tokens", "total_tokens", "cost_usd_est", "status", "error_code", "request_id",
     "created_at",
 }  # fmt: skip
+ROUTING_AI_USAGE_COLUMNS = {"default_model", "route_reason", "max_tokens", "upstream_model"}
 
 
 def test_migrations_seed_the_three_plans_with_the_seed_values():
@@ -98,10 +99,11 @@ def test_a_tenant_timezone_wins_over_the_budget_timezone(make_tenant):
     assert make_tenant("shop-1", timezone="Europe/Paris").zone.key == "Europe/Paris"
 
 
-def test_ai_usage_has_exactly_the_seed_columns():
+def test_ai_usage_has_exactly_the_seed_columns_and_routings():
+    # CONTRACT §2, and the four columns §8 adds
     with connection.cursor() as cursor:
         columns = connection.introspection.get_table_description(cursor, "ai_usage")
-    assert {column.name for column in columns} == SEED_AI_USAGE_COLUMNS
+    assert {column.name for column in columns} == SEED_AI_USAGE_COLUMNS | ROUTING_AI_USAGE_COLUMNS
 
 
 def test_ai_usage_is_indexed_for_tenant_and_time_and_for_request_id():

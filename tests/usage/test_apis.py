@@ -93,11 +93,11 @@ def test_history_after_the_seed_call_has_the_seed_shapes(reader, tenant):
     assert body == {
         "tenantId": "ecomlg-001", "from": "2026-01-08", "to": "2026-01-14",
         "summary": {"totalCalls": 1, "totalTokens": 331, "totalCostUsd": 0.002589,
-                    "successCalls": 1, "blockedCalls": 0, "errorCalls": 0},
+                    "successCalls": 1, "blockedCalls": 0, "errorCalls": 0, "savedUsd": 0},
         "byFeature": {"assist": seed},
         "byModel": {"kbz-standard": seed},
-        "byDay": [{"date": f"2026-01-{d:02d}", **zero} for d in range(8, 14)]
-        + [{"date": "2026-01-14", **seed}],
+        "byDay": [{"date": f"2026-01-{d:02d}", **zero, "savedUsd": 0} for d in range(8, 14)]
+        + [{"date": "2026-01-14", **seed, "savedUsd": 0}],
     }  # fmt: skip
 
 
@@ -130,7 +130,7 @@ def test_history_breaks_down_success_blocked_and_error(reader, tenant):
     # then
     assert body["summary"] == {
         "totalCalls": 4, "totalTokens": 346, "totalCostUsd": 0.002594,
-        "successCalls": 2, "blockedCalls": 1, "errorCalls": 1,
+        "successCalls": 2, "blockedCalls": 1, "errorCalls": 1, "savedUsd": 0,
     }  # fmt: skip
     assert body["byFeature"] == {
         "assist": {"calls": 1, "blockedCalls": 1, "errorCalls": 0, "tokens": 331,
@@ -139,8 +139,8 @@ def test_history_breaks_down_success_blocked_and_error(reader, tenant):
                     "costUsd": 0.000005},
     }  # fmt: skip
     assert sorted(body["byModel"]) == ["kbz-cheap", "kbz-standard"]
-    assert body["byDay"] == [{"date": "2026-01-14", "calls": 2, "blockedCalls": 1,
-                              "errorCalls": 1, "tokens": 346, "costUsd": 0.002594}]  # fmt: skip
+    assert body["byDay"] == [{"date": "2026-01-14", "calls": 2, "blockedCalls": 1, "errorCalls": 1,
+                              "tokens": 346, "costUsd": 0.002594, "savedUsd": 0}]  # fmt: skip
 
 
 @freeze_time("2026-03-30 12:00:00")

@@ -15,7 +15,7 @@ from freezegun import freeze_time
 
 from console.dashboard import dashboard_read
 from tenants.models import Tenant
-from usage.budget import BudgetState, budget_admits, budget_reserve
+from usage.budget import BudgetState, Hold, budget_admits, budget_reserve
 from usage.budget.rule import SqlTerm
 from usage.models import AIUsage, BudgetCounter
 from usage.pricing import from_micros
@@ -89,7 +89,9 @@ def test_the_admission_statement_admits_exactly_what_the_state_admits(
     call = UsageEntry(tenant=tenant, feature="assist", provider="litellm", model="kbz-standard",
                       status="success")  # fmt: skip
     # when the ledger's statement is asked to hold it
-    held = budget_reserve(tenant=tenant, worst_case=worst_case, admitted_at=now, call=call)
+    held = budget_reserve(
+        tenant=tenant, admitted_at=now, holds=[Hold(worst_case=worst_case, call=call)]
+    )
     # then it agrees with the rule read in Python
     assert (held is not None) == state.admits(int(worst_case * 1_000_000))
 

@@ -352,8 +352,8 @@ def test_check_exits_1_from_the_command_line_when_something_differs(manage_cli):
     assert created.returncode == 0, created.stderr
     manage_cli.query(
         f"INSERT INTO {ROLLUPS} (tenant_id, day, feature, model, status, calls, tokens, "  # noqa: S608
-        "cost_micros) VALUES ('cli-001', '2026-03-01', 'assist', 'kbz-standard', 'success', 1, "
-        "331, 2589)"
+        "cost_micros, saved_micros) VALUES ('cli-001', '2026-03-01', 'assist', 'kbz-standard', "
+        "'success', 1, 331, 2589, 0)"
     )
     # when checked, then the difference is printed and the exit code is 1
     result = manage_cli("rebuild_usage_rollups", "--check", "--tenant", "cli-001")

@@ -10,6 +10,8 @@ and synthetic data) calls these names.
 """
 
 from .admission import (
+    Admission,
+    Hold,
     budget_close_abandoned,
     budget_close_abandoned_and_read,
     budget_refusal,
@@ -20,22 +22,30 @@ from .rule import (
     BudgetState,
     budget_admits,
     budget_reached_from,
+    max_tokens_that_fit,
     minimal_call_cost,
     minimal_call_micros,
+    minimal_call_micros_on_plan,
+    plan_aliases,
     prompt_tokens_upper_bound,
     worst_case_cost,
+    worst_case_of,
 )
 from .state import (
     budget_counter_state,
     budget_reached_today,
     budget_state,
+    budget_state_and_prices,
     budget_states_today,
     days_that_may_be_today,
+    plan_prices,
     tenant_ids_using_at_least,
 )
 
 __all__ = [
+    "Admission",
     "BudgetState",
+    "Hold",
     "budget_admits",
     "budget_close_abandoned",
     "budget_close_abandoned_and_read",
@@ -46,11 +56,17 @@ __all__ = [
     "budget_reserve",
     "budget_settle",
     "budget_state",
+    "budget_state_and_prices",
     "budget_states_today",
     "days_that_may_be_today",
+    "max_tokens_that_fit",
     "minimal_call_cost",
     "minimal_call_micros",
+    "minimal_call_micros_on_plan",
+    "plan_aliases",
+    "plan_prices",
     "prompt_tokens_upper_bound",
     "tenant_ids_using_at_least",
     "worst_case_cost",
+    "worst_case_of",
 ]

@@ -8,9 +8,11 @@ check O(1): no SUM over ai_usage on the request path.
 """
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,53 +31,99 @@ from .state import budget_state
 logger = logging.getLogger(__name__)
 
 _COUNTER = BudgetCounter._meta.db_table
-# The rule on the counter row's columns, the amount and the daily budget as parameters.
-_FITS = budget_admits(
-    spent=SqlTerm(f"{_COUNTER}.spent_micros"),
-    reserved=SqlTerm(f"{_COUNTER}.reserved_micros"),
-    amount=SqlTerm("%s"),
-    budget=SqlTerm("%s"),
-    granted=SqlTerm(f"{_COUNTER}.granted_micros"),
-)
-# An upsert: a row it creates holds nothing yet, so an amount within the budget fits it.
-_RESERVE_UPSERT = (
-    f"INSERT INTO {_COUNTER} (tenant_id, day, spent_micros, reserved_micros, "  # noqa: S608
-    "granted_micros) VALUES (%s, %s, 0, %s, 0) ON CONFLICT (tenant_id, day) DO UPDATE SET "
-    f"reserved_micros = {_COUNTER}.reserved_micros + excluded.reserved_micros "
-    f"WHERE {_FITS} RETURNING id"
-)
-# Above the budget only a top-up can make room, and a top-up creates the row: update only.
-_RESERVE_UPDATE = (
-    f"UPDATE {_COUNTER} SET reserved_micros = reserved_micros + %s "  # noqa: S608
-    f"WHERE tenant_id = %s AND day = %s AND {_FITS} RETURNING id"
-)
+
+
+def _fits(amount_sql: str) -> str:
+    """The rule on the counter row's columns: the amount and the daily budget as parameters."""
+    return budget_admits(
+        spent=SqlTerm(f"{_COUNTER}.spent_micros"),
+        reserved=SqlTerm(f"{_COUNTER}.reserved_micros"),
+        amount=SqlTerm(amount_sql),
+        budget=SqlTerm("%s"),
+        granted=SqlTerm(f"{_COUNTER}.granted_micros"),
+    )
+
+
+@cache
+def _admission_sql(holds: int) -> tuple[str, str]:
+    """The admission statement for `holds` candidates, as an upsert (a row it creates holds
+    nothing yet) and as an update (above the budget only a top-up, which creates the row, can
+    make room). It adds the first hold that fits to `reserved` and returns it; it changes
+    nothing if none fits (the last, smallest one included)."""
+    first_fit = (
+        "CASE " + " ".join(f"WHEN {_fits('%s')} THEN %s" for _ in range(holds)) + " ELSE 0 END"
+    )
+    sets = (
+        f"reserved_micros = {_COUNTER}.reserved_micros + {first_fit}, admitted_micros = {first_fit}"
+    )
+    upsert = (
+        f"INSERT INTO {_COUNTER} (tenant_id, day, spent_micros, reserved_micros, "  # noqa: S608
+        "granted_micros, admitted_micros) VALUES (%s, %s, 0, %s, 0, %s) "
+        f"ON CONFLICT (tenant_id, day) DO UPDATE SET {sets} "
+        f"WHERE {_fits('%s')} RETURNING admitted_micros"
+    )
+    update = (
+        f"UPDATE {_COUNTER} SET {sets} "  # noqa: S608
+        f"WHERE tenant_id = %s AND day = %s AND {_fits('%s')} RETURNING admitted_micros"
+    )
+    return upsert, update
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One call a request may become: its worst case and the usage row it would write."""
+
+    worst_case: Decimal
+    call: UsageEntry
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The reservation of the hold that was admitted, and that hold's place in the list."""
+
+    reservation: Reservation
+    index: int
 
 
 def budget_reserve(
-    *, tenant: Tenant, worst_case: Decimal, admitted_at: datetime, call: UsageEntry
-) -> Reservation | None:
-    """Hold `worst_case` against the tenant's day, in the caller's transaction; None when it
-    does not fit (raise budget_refusal's error then, after the caller's commit).
+    *, tenant: Tenant, holds: Sequence[Hold], admitted_at: datetime
+) -> Admission | None:
+    """Hold the worst case of the first of `holds` that fits the tenant's day, in one
+    conditional statement, in the caller's transaction; None when none fits (raise
+    budget_refusal's error then, after the caller's commit).
 
-    `call` describes the request (feature, provider, model, user, request id) so that the
-    reservation can become its usage row even if this process dies before settling it. The
-    counter's hold and the reservation row commit together or not at all.
+    Each hold's `call` describes its request (feature, provider, model, user, request id,
+    routing) so that the reservation can become its usage row even if this process dies
+    before settling it. The counter's hold and the reservation row commit together or not at
+    all.
     """
     day = tenant.local_day(admitted_at)
-    amount = to_micros(worst_case)
+    amounts = [to_micros(hold.worst_case) for hold in holds]
     budget = to_micros(tenant.daily_budget)
+    fits_a_new_row = [
+        amount
+        for amount in amounts
+        if budget_admits(spent=0, reserved=0, amount=amount, budget=budget, granted=0)
+    ]
+    upsert, update = _admission_sql(len(amounts))
+    cases = [value for amount in amounts for value in (amount, budget, amount)]
+    least = [min(amounts), budget]
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        if budget_admits(spent=0, reserved=0, amount=amount, budget=budget, granted=0):
-            cursor.execute(_RESERVE_UPSERT, [tenant.id, day, amount, amount, budget])
+        if fits_a_new_row:
+            new = fits_a_new_row[0]
+            cursor.execute(upsert, [tenant.id, day, new, new, *cases, *cases, *least])
         else:
-            cursor.execute(_RESERVE_UPDATE, [amount, tenant.id, day, amount, budget])
-        if cursor.fetchone() is None:
+            cursor.execute(update, [*cases, *cases, tenant.id, day, *least])
+        row = cursor.fetchone()
+        if row is None:
             return None
+        index = amounts.index(row[0])  # the first-fit: the first hold of that amount
+        call = holds[index].call
         reservation = Reservation(
             id=usage_id_new(),
             tenant=tenant,
             day=day,
-            amount_micros=amount,
+            amount_micros=amounts[index],
             created_at=admitted_at,
             expires_at=admitted_at
             + timedelta(seconds=settings.KEYBUZZ["AI_RESERVATION_TTL_SECONDS"]),
@@ -84,9 +132,12 @@ def budget_reserve(
             feature=call.feature,
             provider=call.provider,
             model=call.model,
+            default_model=call.default_model or call.model,
+            route_reason=call.route_reason,
+            max_tokens=call.max_tokens,
         )
         fixed_sql.insert(reservation)
-    return reservation
+    return Admission(reservation=reservation, index=index)
 
 
 def budget_refusal(*, tenant: Tenant, day: date) -> BudgetExceeded:
@@ -175,6 +226,9 @@ def budget_close_abandoned(*, tenant: Tenant | None = None, limit: int = 1000) -
                 cost_usd=from_micros(reservation.amount_micros),
                 user_id=reservation.user_id or None,
                 request_id=reservation.request_id or None,
+                default_model=reservation.default_model,
+                route_reason=reservation.route_reason,
+                max_tokens=reservation.max_tokens,
             ),
         )
         closed += row is not None

@@ -7,7 +7,7 @@ ledger's one admission statement (usage.budget.admission) is built by calling it
 names, so the reads and the atomic write can never disagree.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -15,7 +15,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from tenants.models import ModelPrice, Tenant
+from tenants.models import ModelPrice, Plan, Tenant
 from usage.minimal_request import minimal_request_messages, minimal_request_on_change
 from usage.pricing import cost_usd, from_micros, to_micros
 
@@ -93,6 +93,18 @@ class BudgetState:
     def granted(self) -> Decimal:
         return from_micros(self.granted_micros)
 
+    @property
+    def room_micros(self) -> int:
+        """What is left to admit: budget + top-ups - spent - reserved (never below 0)."""
+        return max(0, self.daily_micros - self.spent_micros - self.reserved_micros)
+
+    @property
+    def left_percent(self) -> Decimal:
+        """room ÷ (budget + top-ups) * 100; 0 for a day with no budget at all."""
+        if self.daily_micros <= 0:
+            return Decimal(0)
+        return Decimal(self.room_micros) * 100 / Decimal(self.daily_micros)
+
 
 def budget_reached_from(*, daily_micros: int, minimal_micros: int) -> int:
     """The least spend (nothing reserved) at which a minimal request is no longer admitted:
@@ -111,22 +123,57 @@ def prompt_tokens_upper_bound(messages: Sequence[dict[str, str]]) -> int:
     )
 
 
-def worst_case_cost(*, price: ModelPrice, messages: Sequence[dict[str, str]]) -> Decimal:
+def worst_case_cost(
+    *, price: ModelPrice, messages: Sequence[dict[str, str]], max_tokens: int | None = None
+) -> Decimal:
     """An upper bound of what sending `messages` (as sent upstream, system prompt included)
-    can cost at `price`."""
-    return cost_usd(
+    with `max_tokens` (AI_MAX_OUTPUT_TOKENS by default) can cost at `price`."""
+    return worst_case_of(
         price=price,
         prompt_tokens=prompt_tokens_upper_bound(messages),
-        completion_tokens=settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
+        max_tokens=max_tokens or settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
     )
 
 
+def worst_case_of(*, price: ModelPrice, prompt_tokens: int, max_tokens: int) -> Decimal:
+    """The worst case of a request whose prompt is bounded by `prompt_tokens`."""
+    return cost_usd(price=price, prompt_tokens=prompt_tokens, completion_tokens=max_tokens)
+
+
+def max_tokens_that_fit(
+    *, price: ModelPrice, prompt_tokens: int, room_micros: int, ceiling: int
+) -> int:
+    """The largest `max_tokens` (at most `ceiling`) whose worst case fits in `room_micros`;
+    0 when not even one output token does."""
+    output = price.output_usd_per_million  # USD per 1M tokens: micro-dollars per token
+
+    def fits(tokens: int) -> bool:
+        cost = to_micros(worst_case_of(price=price, prompt_tokens=prompt_tokens, max_tokens=tokens))
+        return budget_admits(spent=0, reserved=0, amount=cost, budget=room_micros, granted=0)
+
+    if fits(ceiling):
+        return ceiling
+    if not output:
+        return 0  # free output: only the prompt counts, and it does not fit
+    guess = int((room_micros - prompt_tokens * price.input_usd_per_million) / output)
+    guess = max(0, min(ceiling, guess))
+    while guess and not fits(guess):  # rounding may leave the guess one or two above
+        guess -= 1
+    while guess < ceiling and fits(guess + 1):
+        guess += 1
+    return guess
+
+
 def minimal_call_cost(*, price: ModelPrice) -> Decimal:
-    """The worst case of the smallest request at `price`: a budget below it admits nothing."""
+    """The worst case of the smallest request at `price`, sent with AI_MIN_OUTPUT_TOKENS (the
+    least that fitting to the budget lowers max_tokens to, CONTRACT §8): a budget below it
+    admits nothing."""
     messages = minimal_request_messages()
     if not messages:
         raise ImproperlyConfigured("No minimal request defined: is the 'ai' app installed?")
-    return worst_case_cost(price=price, messages=messages)
+    return worst_case_cost(
+        price=price, messages=messages, max_tokens=settings.KEYBUZZ["AI_MIN_OUTPUT_TOKENS"]
+    )
 
 
 def minimal_call_micros(*, price: ModelPrice) -> int:
@@ -136,7 +183,7 @@ def minimal_call_micros(*, price: ModelPrice) -> int:
         price.alias,
         price.input_usd_per_million,
         price.output_usd_per_million,
-        settings.KEYBUZZ["AI_MAX_OUTPUT_TOKENS"],
+        settings.KEYBUZZ["AI_MIN_OUTPUT_TOKENS"],
     )
 
 
@@ -149,3 +196,17 @@ def _minimal_micros(alias: str, input_usd: Decimal, output_usd: Decimal, _max_to
 
 
 minimal_request_on_change(_minimal_micros.cache_clear)
+
+
+def plan_aliases(plan: Plan) -> list[str]:
+    """The aliases a plan's calls may use: its default model, then its route table's targets."""
+    return list(dict.fromkeys([plan.model_id, *(rule.target for rule in plan.route_table)]))
+
+
+def minimal_call_micros_on_plan(*, plan: Plan, prices: Mapping[str, ModelPrice]) -> int:
+    """The worst case of the smallest request on the cheapest alias the plan may use (its
+    route table can send a call there when the budget runs low, CONTRACT §8): what `allowed`,
+    the 100 % alert and "blocked by budget" ask about. `prices` holds the plan's aliases."""
+    return min(
+        minimal_call_micros(price=prices[alias]) for alias in plan_aliases(plan) if alias in prices
+    )

@@ -39,7 +39,8 @@ class BudgetCounterManager(models.Manager):
         table = self.model._meta.db_table
         return (
             f"INSERT INTO {table} (tenant_id, day, spent_micros, reserved_micros, "  # noqa: S608
-            f"granted_micros) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, day) "
+            f"granted_micros, admitted_micros) VALUES (%s, %s, %s, %s, %s, 0) "
+            "ON CONFLICT (tenant_id, day) "
             f"DO UPDATE SET {column} = {table}.{column} + excluded.{column} "
         )
 
@@ -63,6 +64,14 @@ class BudgetCounter(models.Model):
         _("granted (µUSD)"),
         default=0,
         help_text=_("One-day top-ups granted by support (BudgetTopUp), on top of the budget."),
+    )
+    admitted_micros = models.BigIntegerField(
+        _("last admitted (µUSD)"),
+        default=0,
+        help_text=_(
+            "The hold of the day's latest admission: the admission statement returns it, so "
+            "that the caller knows which of its candidate calls was admitted."
+        ),
     )
 
     objects = BudgetCounterManager()
@@ -115,6 +124,9 @@ class Reservation(models.Model):
     feature = models.CharField(_("feature"), max_length=20)
     provider = models.CharField(_("provider"), max_length=20)
     model = models.CharField(_("model"), max_length=100)
+    default_model = models.CharField(_("default model"), max_length=100, blank=True, default="")
+    route_reason = models.CharField(_("route reason"), max_length=20, default="default")
+    max_tokens = models.IntegerField(_("max tokens"), null=True, blank=True)
 
     class Meta:
         db_table = "ai_reservation"  # created by the ai app, whose table it keeps

@@ -54,6 +54,20 @@ class AIUsage(models.Model):
     created_at = models.DateTimeField(
         _("created at"), default=timezone.now, help_text=_("Admission time.")
     )
+    # Routing (CONTRACT §8): the plan's default model, why `model` was called instead (or
+    # `default`), the max_tokens sent, and the model LiteLLM says answered.
+    # A database default too: writers other than usage.recording (none in the code, but SQL by
+    # hand) get a row that reads as an unrouted call.
+    default_model = models.CharField(
+        _("default model"), max_length=100, blank=True, default="", db_default=""
+    )
+    route_reason = models.CharField(
+        _("route reason"), max_length=20, default="default", db_default="default"
+    )
+    max_tokens = models.IntegerField(_("max tokens"), null=True, blank=True)
+    upstream_model = models.CharField(
+        _("upstream model"), max_length=200, blank=True, default="", db_default=""
+    )
 
     class Meta:
         db_table = "ai_usage"
@@ -89,6 +103,14 @@ class UsageRollup(models.Model):
     calls = models.BigIntegerField(_("calls"), default=0)
     tokens = models.BigIntegerField(_("tokens"), default=0)
     cost_micros = models.BigIntegerField(_("cost (µUSD)"), default=0, help_text=_("Micro-dollars."))
+    saved_micros = models.BigIntegerField(
+        _("saved (µUSD)"),
+        default=0,
+        help_text=_(
+            "What successful calls would have cost at the default model, less their cost, at "
+            "the prices of their admission (a rebuild recounts it at today's prices)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("usage rollup")
