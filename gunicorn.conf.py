@@ -35,6 +35,16 @@ if timeout <= _litellm_timeout + 15:
     )
 
 
+# Serving with DEBUG off needs collectstatic's output (CONTRACT §7): stop here, in the master,
+# with one line, rather than boot workers that answer 500 on every page. Reading the settings
+# configures nothing else (no app is loaded); management commands never read this file.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keybuzz.settings")
+from keybuzz.startup import static_files_missing  # noqa: E402 (after DJANGO_SETTINGS_MODULE)
+
+if _missing := static_files_missing():
+    raise SystemExit(_missing)
+
+
 # /metrics adds up every worker (CONTRACT §7): prometheus-client's multiprocess mode, where each
 # worker writes its values to files in PROMETHEUS_MULTIPROC_DIR and a scrape reads them all. The
 # variable must be in the environment before a worker imports prometheus-client, so the master

@@ -6,9 +6,18 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keybuzz.settings")
 
+from keybuzz.startup import (
+    require_secret_key,
+    static_files_missing,
+    warn_if_fallback_mode,
+)
+
+# Checked before the application loads: a server that would fail every login, or answer 500
+# on every page, stops at start with one line instead (CONTRACT §7).
+require_secret_key()
+if missing := static_files_missing():
+    raise SystemExit(missing)
+
 application = get_wsgi_application()
 
-from keybuzz.startup import require_secret_key, warn_if_fallback_mode  # noqa: E402 (needs settings)
-
-require_secret_key()
 warn_if_fallback_mode()

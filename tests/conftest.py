@@ -186,16 +186,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory) -> Path:
+    """collectstatic's output, made once: gunicorn refuses to serve with DEBUG off without it."""
+    root = tmp_path_factory.mktemp("static")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=REPO_ROOT, check=True, timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "keybuzz.settings", "DEBUG": "false",
+             "DJANGO_READ_DOT_ENV_FILE": "false", "STATIC_ROOT": str(root),
+             "SECRET_KEY": "app-server-test-secret-key-0123456789abcdef"},
+    )  # fmt: skip
+    return root
+
+
 @pytest.fixture
-def app_server(tmp_path):
-    """Start the app under gunicorn against the test database (PostgreSQL), stopped after.
+def app_server(static_root):
+    """Start the app under gunicorn against the test database (PostgreSQL), stopped after, as
+    in production: DEBUG off, static files collected.
 
     Tests that use it commit their data (django_db(transaction=True)) so the workers see it,
     and restore the migration-seeded rows afterwards (serialized_rollback=True).
     """
     started: list[AppServer] = []
 
-    def start(*, workers: int = 4, env: dict | None = None, collectstatic=False) -> AppServer:
+    def start(*, workers: int = 4, env: dict | None = None) -> AppServer:
         db = connection.settings_dict
         database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
         port = _free_port()
@@ -207,15 +222,10 @@ def app_server(tmp_path):
             "SECURE_HTTPS": "false",  # plain HTTP on loopback
             "SECRET_KEY": "app-server-test-secret-key-0123456789abcdef",
             "DATABASE_URL": database_url,
-            "STATIC_ROOT": str(tmp_path / "static"),
+            "STATIC_ROOT": str(static_root),
             "PORT": str(port),
             **(env or {}),
         }
-        if collectstatic:
-            subprocess.run(
-                [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-                cwd=REPO_ROOT, env=server_env, check=True, timeout=120,
-            )  # fmt: skip
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "keybuzz.wsgi:application",
              "-w", str(workers), "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"],

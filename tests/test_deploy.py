@@ -12,7 +12,7 @@ from tests.conftest import REPO_ROOT
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_gunicorn_with_four_workers_serves_probes_pages_and_static_files(app_server):
-    server = app_server(workers=4, collectstatic=True)
+    server = app_server(workers=4)
     base = server.url
     # the probes
     assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}

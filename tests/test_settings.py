@@ -35,8 +35,44 @@ def test_the_web_application_refuses_to_start_without_secret_key_when_debug_is_o
     assert "SECRET_KEY is required when DEBUG is false" in result.stderr
 
 
-def test_the_web_application_starts_with_a_secret_key():
-    assert _python("-c", "import keybuzz.wsgi", DEBUG="false", SECRET_KEY="x" * 50).returncode == 0
+def test_the_web_application_starts_with_a_secret_key_and_its_static_files(tmp_path):
+    (tmp_path / "staticfiles.json").write_text("{}")
+    result = _python("-c", "import keybuzz.wsgi", DEBUG="false", SECRET_KEY="x" * 50,
+                     STATIC_ROOT=str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_web_application_refuses_to_start_before_collectstatic_with_one_line(tmp_path):
+    result = _python("-c", "import keybuzz.wsgi", DEBUG="false", SECRET_KEY="x" * 50,
+                     STATIC_ROOT=str(tmp_path / "empty"))  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"Static files are missing in STATIC_ROOT ({tmp_path / 'empty'}): run "
+        "`python manage.py collectstatic --no-input` before serving with DEBUG off."
+    ]
+
+
+def test_gunicorn_stops_at_start_before_collectstatic_with_one_line(tmp_path):
+    # given DEBUG off and no collectstatic output
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "keybuzz.settings", "DEBUG": "false",
+           "DJANGO_READ_DOT_ENV_FILE": "false", "SECRET_KEY": "x" * 50,
+           "STATIC_ROOT": str(tmp_path / "empty")}  # fmt: skip
+    # when gunicorn starts as the README says
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "keybuzz.wsgi:application", "--bind",
+         "127.0.0.1:0"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    # then it stops before any worker, with the reason on one line
+    assert result.returncode != 0
+    assert "Static files are missing in STATIC_ROOT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_management_commands_run_before_collectstatic(tmp_path):
+    result = _python("manage.py", "check", DEBUG="false", SECRET_KEY="x" * 50,
+                     STATIC_ROOT=str(tmp_path / "empty"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 def test_debug_serves_without_a_secret_key():
@@ -101,7 +137,7 @@ def test_prepared_statements_can_be_turned_off_for_an_old_pooler():
 
 def _gunicorn_reuse_port(**env) -> str:
     code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['reuse_port'])"
-    result = _python("-c", code, **env)
+    result = _python("-c", code, DEBUG="true", **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

@@ -131,7 +131,9 @@ class GunicornConfig:
 def gunicorn_start(
     name: str, *, config: GunicornConfig, env: dict, log_dir: Path
 ) -> tuple[Managed, str]:
-    """The app as deployed (./gunicorn.conf.py, its access log included), on a free port."""
+    """The app as deployed (./gunicorn.conf.py, its access log included, its static files
+    collected), on a free port."""
+    env = {**env, "STATIC_ROOT": str(static_collected(env))}
     port = free_port()
     app = spawn(
         name,
@@ -150,6 +152,18 @@ def gunicorn_start(
         time.sleep(0.2)
     wait_until_ok(app, f"{url}/healthz", timeout=60)
     return app, url
+
+
+def static_collected(env: dict) -> Path:
+    """collectstatic's output for the app, made once per bench (gunicorn refuses to serve with
+    DEBUG off without it)."""
+    root = REPO_ROOT / "bench" / "results" / "static"
+    if not (root / "staticfiles.json").is_file():
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+            cwd=REPO_ROOT, env={**env, "STATIC_ROOT": str(root)}, check=True, timeout=300,
+        )  # fmt: skip
+    return root
 
 
 def _stat_fields(pid: int) -> list[str] | None:

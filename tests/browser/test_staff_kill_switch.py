@@ -39,7 +39,7 @@ def test_support_turning_the_global_kill_switch_on_sees_the_banner_and_assist_an
 ):
     # given the app under gunicorn (its static files collected, as in production), and Support
     # signed in to the staff console
-    server = app_server(workers=2, collectstatic=True)
+    server = app_server(workers=2)
     tenant_id, headers = agent_headers
     log_in(browser, f"{server.url}/staff/login/", email=support.email, password=PASSWORD)
 

@@ -72,7 +72,7 @@ def assert_fits_the_width(browser) -> None:
 
 def test_a_member_sees_its_calls_change_live_and_switches_to_french(app_server, agent, browser):
     # given the app under gunicorn as in production, and a member signed in at /accounts/login/
-    server = app_server(workers=2, collectstatic=True)
+    server = app_server(workers=2)
     tenant_id, email, headers = agent
     browser.set_window_size(*DESKTOP)
     log_in(browser, f"{server.url}/accounts/login/", email=email, password=PASSWORD)
@@ -138,7 +138,7 @@ def test_an_owner_sees_no_staff_notice_and_staff_reading_the_tenant_do(
     app_server, make_tenant, make_user, browser
 ):
     # given a tenant with an owner, and a staff member who is not one of its members
-    server = app_server(workers=1, collectstatic=True)
+    server = app_server(workers=1)
     tenant = make_tenant("browser-notice", name="Notice Shop", plan="pro")
     owner = make_user("owner@browser-notice.test", tenant=tenant, role="owner", password=PASSWORD)
     staff = make_user("support@browser-notice.test", is_staff=True, password=PASSWORD)
