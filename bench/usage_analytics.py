@@ -183,6 +183,13 @@ def gunicorn_start(*, port: int, log_file) -> subprocess.Popen:
         if key not in ("LITELLM_MASTER_KEY", "WEB_CONCURRENCY")
     }
     env.update(WEB_CONCURRENCY="1", PORT=str(port))
+    # Served as in production: DEBUG off needs collectstatic's output, made once per machine.
+    env["STATIC_ROOT"] = str(REPO_ROOT / "bench" / "results" / "static")
+    if not (Path(env["STATIC_ROOT"]) / "staticfiles.json").is_file():
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+            cwd=REPO_ROOT, env=env, check=True, timeout=300,
+        )  # fmt: skip
     gunicorn = Path(sys.executable).parent / "gunicorn"
     return subprocess.Popen(  # noqa: S603 (a fixed command line)
         [str(gunicorn), "keybuzz.wsgi:application", "--workers", "1",
