@@ -114,7 +114,7 @@ def assist_suggest(
     def holds() -> list[Hold]:
         """The route decision, on the day's budget as read (one statement with the prices)."""
         state, prices = budget_state_and_prices(
-            tenant=tenant, day=tenant.local_day(admitted_at), aliases=plan_aliases(plan)
+            tenant=tenant, day=tenant.local_day(admitted_at), aliases=plan_aliases(plan, rules)
         )
         candidates[:] = route_candidates(
             rules=rules, prices=prices, default=plan.model_id, request=request, budget=state,

@@ -57,16 +57,28 @@ def test_no_module_but_the_rule_compares_spend_with_a_budget():
         holds = any("reserved" in name or "held" in name for name in names)
         return spend and holds and any("budget" in name or "daily" in name for name in names)
 
-    places = []
+    places = set()
     for path in ROOT.glob("*/**/*.py"):
         relative = path.relative_to(ROOT).as_posix()
         if relative.startswith((".venv/", "tests/", "bench/")) or "/migrations/" in relative:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
             if isinstance(node, ast.Compare) and compares_spend_with_budget(node):
-                places.append(f"{relative}:{node.lineno}")
+                places.add(f"{relative}:{_function_around(tree, node)}")
     # then the only one is the rule's
-    assert places == ["usage/budget/rule.py:34"]
+    assert places == {"usage/budget/rule.py:budget_admits"}
+
+
+def _function_around(tree: ast.AST, target: ast.AST) -> str:
+    """The name of the innermost function that holds `target` ("-" at module level)."""
+    found = "-"
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+            node is target for node in ast.walk(function)
+        ):
+            found = function.name  # ast.walk goes outside in: the last one is the innermost
+    return found
 
 
 @pytest.mark.django_db

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from tenants.models import ModelPrice, Plan, Tenant
+from tenants.route_tables import RouteRule
 from usage.minimal_request import minimal_request_messages, minimal_request_on_change
 from usage.pricing import cost_usd, from_micros, to_micros
 
@@ -198,9 +199,11 @@ def _minimal_micros(alias: str, input_usd: Decimal, output_usd: Decimal, _max_to
 minimal_request_on_change(_minimal_micros.cache_clear)
 
 
-def plan_aliases(plan: Plan) -> list[str]:
-    """The aliases a plan's calls may use: its default model, then its route table's targets."""
-    return list(dict.fromkeys([plan.model_id, *(rule.target for rule in plan.route_table)]))
+def plan_aliases(plan: Plan, rules: Sequence[RouteRule] | None = None) -> list[str]:
+    """The aliases a plan's calls may use: its default model, then its route table's targets
+    (`rules`: the table already parsed, if the caller has it)."""
+    rules = plan.route_table if rules is None else rules
+    return list(dict.fromkeys([plan.model_id, *(rule.target for rule in rules)]))
 
 
 def minimal_call_micros_on_plan(*, plan: Plan, prices: Mapping[str, ModelPrice]) -> int:
