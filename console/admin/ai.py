@@ -12,7 +12,7 @@ from tenants.models import ModelPrice, Plan
 from usage.budget import plan_aliases
 from usage.models import BudgetCounter, BudgetTopUp, Reservation
 
-from .budget_display import budget_below_one_call, minimal_call_on_plan
+from .budget_display import budget_covers_one_call, minimal_call_on_plan
 
 
 @admin.register(ModelPrice)
@@ -28,7 +28,7 @@ class ModelPriceAdmin(ValueChangesLogged):
             if obj.alias not in plan_aliases(plan):
                 continue
             alias, minimal = minimal_call_on_plan(plan)
-            if budget_below_one_call(budget=plan.daily_budget_usd, plan=plan):
+            if not budget_covers_one_call(budget=plan.daily_budget_usd, minimum=minimal):
                 values = {"plan": plan, "budget": usd(plan.daily_budget_usd),
                           "alias": alias, "minimal": usd(minimal)}  # fmt: skip
                 messages.warning(

@@ -11,14 +11,8 @@ from django.utils.translation import gettext
 
 from keybuzz.money_display import usd
 from tenants.models import Plan
-from usage.budget import (
-    BudgetState,
-    minimal_call_cost,
-    minimal_call_micros,
-    plan_aliases,
-    plan_prices,
-)
-from usage.pricing import to_micros
+from usage.budget import BudgetState, cheapest_minimal_call, plan_aliases, plan_prices
+from usage.pricing import from_micros, to_micros
 
 CENT = Decimal("0.01")
 NEAR_LIMIT_PERCENT = Decimal(80)
@@ -50,15 +44,16 @@ def minimal_call_on_plan(plan: Plan) -> tuple[str, Decimal]:
     """The cheapest alias a plan's calls may use (its default model or a route table's
     target) and the worst case of a minimal request there: what one call costs at least."""
     try:
-        aliases = plan_aliases(plan)
+        plan_aliases(plan)
     except ValidationError:  # a form showing a table it refused: the stored one still applies
         plan = Plan.objects.get(pk=plan.pk) if plan.pk else Plan(model=plan.model)
-        aliases = plan_aliases(plan)
-    prices = plan_prices(plans=[plan])
-    alias = min(
-        (a for a in aliases if a in prices), key=lambda a: minimal_call_micros(price=prices[a])
-    )
-    return alias, minimal_call_cost(price=prices[alias])
+    alias, micros = cheapest_minimal_call(plan=plan, prices=plan_prices(plans=[plan]))
+    return alias, from_micros(micros)
+
+
+def budget_covers_one_call(*, budget: Decimal, minimum: Decimal) -> bool:
+    """Whether a day of `budget` admits a call of worst case `minimum` (the budget rule)."""
+    return BudgetState(budget_micros=to_micros(budget)).admits(to_micros(minimum))
 
 
 def budget_below_one_call(*, budget: Decimal, plan: Plan) -> str | None:
@@ -66,8 +61,12 @@ def budget_below_one_call(*, budget: Decimal, plan: Plan) -> str | None:
     request on the cheapest alias the plan may use, every call of the day is refused with
     402."""
     alias, minimum = minimal_call_on_plan(plan)
-    if BudgetState(budget_micros=to_micros(budget)).admits(to_micros(minimum)):
+    if budget_covers_one_call(budget=budget, minimum=minimum):
         return None
+    return _below_one_call(budget=budget, alias=alias, minimum=minimum)
+
+
+def _below_one_call(*, budget: Decimal, alias: str, minimum: Decimal) -> str:
     return gettext(
         "The daily budget (%(budget)s) is below the cost of one minimal call on "
         "%(model)s (%(minimum)s): every AI request will be refused."
@@ -76,12 +75,12 @@ def budget_below_one_call(*, budget: Decimal, plan: Plan) -> str | None:
 
 def budget_check_html(*, budget: Decimal, plan: Plan) -> SafeString:
     """The read-only "budget check" of a change page: the warning, or what the budget covers."""
-    warning = budget_below_one_call(budget=budget, plan=plan)
-    if warning:
-        return format_html(
-            '<span class="kbz-budget kbz-budget--reached" role="alert">⚠ {}</span>', warning
-        )
     alias, minimum = minimal_call_on_plan(plan)
+    if not budget_covers_one_call(budget=budget, minimum=minimum):
+        return format_html(
+            '<span class="kbz-budget kbz-budget--reached" role="alert">⚠ {}</span>',
+            _below_one_call(budget=budget, alias=alias, minimum=minimum),
+        )
     return format_html(
         '<span class="kbz-budget kbz-budget--ok">{}</span>',
         gettext("OK: it covers a minimal call on %(model)s (%(minimum)s).")

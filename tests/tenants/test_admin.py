@@ -553,7 +553,6 @@ def test_a_route_table_edit_is_logged_with_old_and_new_tables_and_seen_by_the_ne
 ):
     # given the seeded pro table
     pro = Plan.objects.get(pk="pro")
-    old = json.dumps(pro.route_rules)
     table = [{"name": "long chats", "minBytes": 4000, "target": "kbz-premium"}]
     # when staff replace it
     response = staff_client.post(
@@ -567,7 +566,6 @@ def test_a_route_table_edit_is_logged_with_old_and_new_tables_and_seen_by_the_ne
     assert message.endswith(
         "→ [{'name': 'long chats', 'minBytes': 4000, 'target': 'kbz-premium'}]."
     )
-    assert old != json.dumps(table)
 
 
 @pytest.mark.parametrize(

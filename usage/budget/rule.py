@@ -210,6 +210,14 @@ def minimal_call_micros_on_plan(*, plan: Plan, prices: Mapping[str, ModelPrice])
     """The worst case of the smallest request on the cheapest alias the plan may use (its
     route table can send a call there when the budget runs low, CONTRACT §8): what `allowed`,
     the 100 % alert and "blocked by budget" ask about. `prices` holds the plan's aliases."""
+    return cheapest_minimal_call(plan=plan, prices=prices)[1]
+
+
+def cheapest_minimal_call(*, plan: Plan, prices: Mapping[str, ModelPrice]) -> tuple[str, int]:
+    """The cheapest alias the plan may use for a minimal request, and that request's worst
+    case there (micro-dollars); the first of the plan's aliases wins a tie."""
     return min(
-        minimal_call_micros(price=prices[alias]) for alias in plan_aliases(plan) if alias in prices
-    )
+        ((alias, minimal_call_micros(price=prices[alias]))
+         for alias in plan_aliases(plan) if alias in prices),
+        key=lambda found: found[1],
+    )  # fmt: skip
