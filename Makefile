@@ -12,10 +12,13 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(INSTALLED)
 
-## run: install, migrate the SQLite default, seed demo data, serve on http://127.0.0.1:8000
+## run: install, migrate the SQLite default, seed demo data, serve on http://127.0.0.1:8000 with
+## a background worker beside it (Autopilot jobs, callbacks); Ctrl-C stops both
 run: $(INSTALLED)
 	$(DEV_ENV) $(PYTHON) manage.py migrate --no-input
 	$(DEV_ENV) $(PYTHON) manage.py seed_demo
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	$(DEV_ENV) $(PYTHON) manage.py db_worker --no-reload & worker=$$!; \
 	$(DEV_ENV) $(PYTHON) manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite (SQLite by default; PostgreSQL when DATABASE_URL points at it)

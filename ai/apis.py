@@ -221,7 +221,7 @@ class AssistApi(APIView):
         def answer() -> dict:
             result = assist_suggest(
                 tenant=tenant,
-                user=request.user,
+                user_id=str(request.user.pk),
                 conversation=data["payload"]["messages"],
                 feature=data["feature"],
                 quality=data["quality"],

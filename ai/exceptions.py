@@ -95,3 +95,30 @@ class UpstreamRateLimited(UpstreamError):
 class UpstreamBadResponse(UpstreamError):
     error_code = "upstream_bad_response"
     message = "The AI provider's answer could not be read."
+
+
+class PlanFeatureUnavailable(ApiError):
+    """The tenant's plan does not allow Autopilot (`plans.autopilot_enabled`)."""
+
+    status_code = 403
+    code = "plan_feature_unavailable"
+    message = "The tenant's plan does not include Autopilot."
+
+
+class QueueFull(ApiError):
+    """The tenant has AUTOPILOT_MAX_PENDING_PER_TENANT unfinished jobs already."""
+
+    status_code = 429
+    code = "queue_full"
+    message = "Too many unfinished Autopilot jobs for this tenant: wait for some to finish."
+
+
+class JobNotCancellable(ApiError):
+    """Only a queued, deferred or paused job can be cancelled."""
+
+    status_code = 409
+    code = "job_not_cancellable"
+    message = "Only a queued, deferred or paused job can be cancelled."
+
+    def __init__(self, *, status: str):
+        super().__init__(extra={"jobStatus": status})

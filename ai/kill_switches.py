@@ -7,6 +7,7 @@ from keybuzz.errors import InvalidRequest
 from tenants.models import Tenant
 
 from .models import AIGlobalSettings, AISettings, KillSwitchChange
+from .signals import kill_switch_turned_off
 
 
 @transaction.atomic
@@ -30,6 +31,8 @@ def kill_switch_set(
         old_value, row.kill_switch = row.kill_switch, on
     row.reason, row.updated_by, row.updated_at = reason, actor, now
     row.save()
+    if old_value and not on:
+        kill_switch_turned_off.send(sender=kill_switch_set, tenant=tenant)
     return KillSwitchChange.objects.create(
         tenant=tenant,
         old_value=old_value,

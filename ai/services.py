@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from alerts.selectors import alerts_today
-from tenants.models import Tenant, User
+from tenants.models import Tenant
 from tenants.route_tables import RouteRule
 from usage.budget import (
     BudgetState,
@@ -27,7 +27,7 @@ from usage.pricing import cost_usd, from_micros
 from usage.recording import UsageEntry, usage_record
 
 from .client import Completion, litellm_complete
-from .exceptions import UpstreamError
+from .exceptions import AIDisabled, TenantRateLimited, UpstreamError
 from .fallback import fallback_completion
 from .guardrails import guardrails_admit, kill_switches_read
 from .metrics import upstream_call_timed
@@ -74,16 +74,19 @@ class AssistResult:
 def assist_suggest(
     *,
     tenant: Tenant,
-    user: User,
+    user_id: str,
     conversation: list[dict[str, str]],
     feature: str,
     request_id: str,
     quality: str = DEFAULT_QUALITY,
+    waits_recorded: bool = True,
 ) -> AssistResult:
     """Suggest replies for a conversation, within the tenant's guardrails and budget, on the
     model its plan's route table and its budget choose (CONTRACT §8).
 
     Every call past the tenant check writes exactly one ai_usage row: blocked, error or success.
+    An Autopilot job passes `waits_recorded=False`: a kill switch or the rate limit makes it
+    wait, and a wait writes no row (CONTRACT §9).
     """
     plan = tenant.plan
     messages = upstream_messages(conversation)
@@ -102,7 +105,7 @@ def assist_suggest(
         provider=_provider(),
         model=unbudgeted.target if unbudgeted else plan.model_id,
         status=Status.SUCCESS,
-        user_id=str(user.pk),
+        user_id=user_id,
         request_id=request_id,
         default_model=plan.model_id,
         route_reason=_reason_without_budget(unbudgeted),
@@ -129,6 +132,8 @@ def assist_suggest(
     try:
         admission = guardrails_admit(tenant=tenant, admitted_at=admitted_at, holds=holds)
     except Refusal as refusal:
+        if not waits_recorded and isinstance(refusal, AIDisabled | TenantRateLimited):
+            raise
         if isinstance(refusal, BudgetExceeded) and candidates:
             call = _routed(call, candidates[-1])  # the row names the last call tried
         usage_record(

@@ -10,7 +10,11 @@ outside any transaction, then its outcome is recorded, only if the claim is stil
 - a sender that dies leaves its claim to expire: another pass retries the delivery.
 
 So delivery is at least once: a sender dying between the send and the record, or outliving its
-lease, sends again. Receivers dedupe by the event id (`X-KeyBuzz-Event-Id`, the alert's id).
+lease, sends again. Receivers dedupe by the event id (`X-KeyBuzz-Event-Id`: the alert's id, or
+a callback's delivery id).
+
+Callbacks (an Autopilot job's final state, alerts.callbacks) are rows of this same outbox,
+sent by the same claim, signer and retry policy.
 """
 
 import logging
@@ -25,7 +29,7 @@ from django.utils import timezone
 from .emails import EMAIL_TIMEOUT_SECONDS, alert_email_send
 from .exceptions import DeliveryFailed, Undeliverable
 from .models import AlertDelivery, WebhookEndpoint
-from .webhooks import webhook_send
+from .webhooks import signed_post, webhook_send
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +115,14 @@ def _send(delivery: AlertDelivery) -> None:
     alert = delivery.alert
     if delivery.channel == AlertDelivery.Channel.EMAIL:
         alert_email_send(alert=alert)
+        return
+    if delivery.channel == AlertDelivery.Channel.CALLBACK:
+        # To the job's own URL, signed with the tenant's webhook secret (active or not).
+        endpoint = WebhookEndpoint.objects.filter(tenant_id=delivery.tenant_id).first()
+        if endpoint is None:
+            raise Undeliverable("the tenant has no webhook secret any more")
+        signed_post(url=delivery.url, secret=endpoint.secret, event_id=delivery.event_id,
+                    body=delivery.body.encode())  # fmt: skip
         return
     endpoint = WebhookEndpoint.objects.filter(tenant_id=alert.tenant_id, is_active=True).first()
     if endpoint is None:

@@ -11,10 +11,13 @@ import secrets
 import uuid
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from keybuzz.outbound import OutboundAddressRefused, outbound_url_check
 
 EVENT_ID_PREFIX = "alert_"
 
@@ -83,11 +86,13 @@ class Alert(models.Model):
 
 
 class AlertDelivery(models.Model):
-    """One channel's delivery of an alert: pending until sent (never sent again) or dead."""
+    """The outbox: one channel's delivery of an alert, or one callback (an Autopilot job's
+    final state, posted to its own URL); pending until sent (never sent again) or dead."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")
         WEBHOOK = "webhook", _("webhook")
+        CALLBACK = "callback", _("callback")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")
@@ -95,9 +100,33 @@ class AlertDelivery(models.Model):
         DEAD = "dead", _("dead")
 
     alert = models.ForeignKey(
-        Alert, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("alert")
+        Alert,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("alert"),
+        help_text=_("Empty for a callback."),
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # A callback carries what it posts: to whom, where, the body, and its delivery id.
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("tenant"),
+        help_text=_("A callback's tenant, whose webhook secret signs it."),
+    )
+    url = models.URLField(_("URL"), max_length=500, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    event_id = models.CharField(
+        _("event ID"),
+        max_length=100,
+        blank=True,
+        help_text=_("A callback's delivery id, the same on every attempt."),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -117,7 +146,14 @@ class AlertDelivery(models.Model):
         verbose_name = _("alert delivery")
         verbose_name_plural = _("alert deliveries")
         constraints = [
-            models.UniqueConstraint(fields=["alert", "channel"], name="alert_delivery_channel")
+            models.UniqueConstraint(fields=["alert", "channel"], name="alert_delivery_channel"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(channel="callback", alert__isnull=True, tenant__isnull=False)
+                    | (~models.Q(channel="callback") & models.Q(alert__isnull=False))
+                ),
+                name="alert_delivery_alert_or_callback",
+            ),
         ]
         indexes = [
             # What deliver_alerts looks for: pending deliveries that are due.
@@ -129,7 +165,7 @@ class AlertDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.alert_id} {self.channel}: {self.status}"
+        return f"{self.alert_id or self.event_id} {self.channel}: {self.status}"
 
 
 def webhook_secret_new() -> str:
@@ -163,6 +199,16 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} → {self.url}"
+
+    def clean(self) -> None:
+        # CONTRACT §9: a URL reaching a non-public address is refused when it is saved (every
+        # delivery checks again). An empty URL already has the field's own error.
+        if not self.url:
+            return
+        try:
+            outbound_url_check(self.url)
+        except OutboundAddressRefused as refusal:
+            raise ValidationError({"url": str(refusal)}) from refusal
 
 
 class AlertSettings(models.Model):

@@ -16,6 +16,8 @@ from decimal import Decimal
 import requests
 from django.conf import settings
 
+from keybuzz.outbound import OutboundAddressRefused, outbound_post
+
 from .exceptions import DeliveryFailed
 from .models import Alert, WebhookEndpoint, webhook_secret_new
 
@@ -53,29 +55,38 @@ def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_send(*, endpoint: WebhookEndpoint, alert: Alert) -> None:
-    """POST the alert; a 2xx answer is a success, anything else raises DeliveryFailed.
+    """POST the alert to the tenant's endpoint (see signed_post)."""
+    signed_post(
+        url=endpoint.url,
+        secret=endpoint.secret,
+        event_id=alert.event_id,
+        body=webhook_body(alert=alert),
+    )
 
-    Redirects are not followed (a 3xx is a failure); the timeout bounds the connection and
-    each read. The answer's body is never read.
+
+def signed_post(*, url: str, secret: str, event_id: str, body: bytes) -> None:
+    """POST a body signed with the tenant's secret: alert webhooks and job callbacks alike.
+    A 2xx answer is a success, anything else raises DeliveryFailed.
+
+    Only to public addresses (CONTRACT §9): a URL whose name now resolves to a refused address
+    fails without a connection. Redirects are not followed (a 3xx is a failure); the timeout
+    bounds the connection and each read. The answer's body is never read.
     """
-    body = webhook_body(alert=alert)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "KeyBuzz-Alerts/1",
-        EVENT_ID_HEADER: alert.event_id,
-        SIGNATURE_HEADER: webhook_signature(
-            secret=endpoint.secret, timestamp=int(time.time()), body=body
-        ),
+        EVENT_ID_HEADER: event_id,
+        SIGNATURE_HEADER: webhook_signature(secret=secret, timestamp=int(time.time()), body=body),
     }
     try:
-        response = requests.post(
-            endpoint.url,
+        response = outbound_post(
+            url,
             data=body,
             headers=headers,
             timeout=settings.KEYBUZZ["ALERT_WEBHOOK_TIMEOUT_SECONDS"],
-            allow_redirects=False,
-            stream=True,
         )
+    except OutboundAddressRefused as refusal:
+        raise DeliveryFailed(str(refusal)) from refusal
     except requests.RequestException as error:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
     with response:

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "alerts",
     "reports",
     "console.apps.ConsoleConfig",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # transaction mode that cannot track prepared statements (PgBouncer before 1.21, or
         # without max_prepared_statements).
         DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # `make run`: the server and its worker write the same file. A writer takes the lock when
+    # its transaction begins (no deadlock upgrading a read lock) and waits for the other.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 
 # Request bodies above this get 413 payload_too_large (CONTRACT §3). It binds before the
 # per-message limits (50 messages of up to 20,000 characters could make ~1 MB).
@@ -212,6 +218,17 @@ KEYBUZZ = {
     # Retry n waits base * 2^(n-1) seconds (capped at an hour).
     "ALERT_RETRY_BASE_SECONDS": env.float("ALERT_RETRY_BASE_SECONDS", default=30.0),
     "ALERT_WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    # Alert webhooks and job callbacks may reach loopback, private, link-local and other
+    # non-public addresses (CONTRACT §9; keybuzz/outbound.py): development and tests only.
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False),
+    # Autopilot jobs (CONTRACT §9). A tenant's unfinished jobs beyond this: 429 queue_full.
+    "AUTOPILOT_MAX_PENDING_PER_TENANT": env.int("AUTOPILOT_MAX_PENDING_PER_TENANT", default=10_000),
+    # Runs that reach the model (upstream failures retried with back-off) before `failed`.
+    "AUTOPILOT_MAX_ATTEMPTS": env.int("AUTOPILOT_MAX_ATTEMPTS", default=5),
+    # How long a worker owns a running job; past it the job runs again (must exceed the timeout).
+    "AUTOPILOT_LEASE_SECONDS": env.float("AUTOPILOT_LEASE_SECONDS", default=_litellm_timeout + 30),
+    # Retry n of an upstream failure waits about base * 2^(n-1) seconds (jittered, at most 1 h).
+    "AUTOPILOT_RETRY_BASE_SECONDS": env.float("AUTOPILOT_RETRY_BASE_SECONDS", default=5.0),
 }
 if KEYBUZZ["AI_RESERVATION_TTL_SECONDS"] <= KEYBUZZ["LITELLM_TIMEOUT_SECONDS"]:
     raise ImproperlyConfigured("AI_RESERVATION_TTL_SECONDS must exceed LITELLM_TIMEOUT_SECONDS.")
@@ -225,12 +242,25 @@ if not 1 <= KEYBUZZ["AI_MIN_OUTPUT_TOKENS"] <= KEYBUZZ["AI_MAX_OUTPUT_TOKENS"]:
     raise ImproperlyConfigured(
         "AI_MIN_OUTPUT_TOKENS must be a positive integer, at most AI_MAX_OUTPUT_TOKENS."
     )
+if KEYBUZZ["AUTOPILOT_LEASE_SECONDS"] <= KEYBUZZ["LITELLM_TIMEOUT_SECONDS"]:
+    raise ImproperlyConfigured("AUTOPILOT_LEASE_SECONDS must exceed LITELLM_TIMEOUT_SECONDS.")
+if KEYBUZZ["AUTOPILOT_MAX_ATTEMPTS"] < 1 or KEYBUZZ["AUTOPILOT_MAX_PENDING_PER_TENANT"] < 1:
+    raise ImproperlyConfigured(
+        "AUTOPILOT_MAX_ATTEMPTS and AUTOPILOT_MAX_PENDING_PER_TENANT must be positive integers."
+    )
+if not KEYBUZZ["AUTOPILOT_RETRY_BASE_SECONDS"] > 0:
+    raise ImproperlyConfigured("AUTOPILOT_RETRY_BASE_SECONDS must be positive.")
 if KEYBUZZ["ALERT_MAX_ATTEMPTS"] < 1:
     raise ImproperlyConfigured("ALERT_MAX_ATTEMPTS must be a positive integer.")
 if not KEYBUZZ["ALERT_RETRY_BASE_SECONDS"] > 0 or not KEYBUZZ["ALERT_WEBHOOK_TIMEOUT_SECONDS"] > 0:
     raise ImproperlyConfigured(
         "ALERT_RETRY_BASE_SECONDS and ALERT_WEBHOOK_TIMEOUT_SECONDS must be positive."
     )
+
+# Background work: Django's task framework (the django-tasks backport on Django 5.2) on the
+# database (django-tasks-db); workers are `manage.py db_worker` processes. Autopilot jobs keep
+# their own state in ai_autopilot_job: a task only wakes a worker to run the next job.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # Logs: one JSON object per line (for the log pipeline) unless LOG_FORMAT=text (a terminal). The
 # filter puts the request id and tenant id of the request being served on every record.

@@ -8,6 +8,9 @@ os.environ.setdefault("DEBUG", "false")
 os.environ["SECURE_HTTPS"] = "false"  # the test client speaks plain HTTP
 os.environ["KEYBUZZ_SERVICE_KEY"] = "tests-service-key-0123456789abcdef"
 os.environ.pop("LITELLM_MASTER_KEY", None)
+# Webhook receivers in tests listen on loopback; tests/security/test_outbound_addresses.py
+# closes the rule again to check it.
+os.environ["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = "true"
 
 from keybuzz.settings import *  # noqa: F403
 

@@ -25,7 +25,8 @@ def compose() -> dict:
 
 def test_compose_runs_the_stack_with_a_one_shot_migration(compose):
     services = compose["services"]
-    assert {"db", "litellm", "migrate", "app", "housekeeping"} <= set(services)
+    assert {"db", "litellm", "migrate", "app", "housekeeping", "worker"} <= set(services)
+    assert services["worker"]["command"][:3] == ["python", "manage.py", "db_worker"]
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--no-input"]
     assert services["app"]["depends_on"]["migrate"] == {
         "condition": "service_completed_successfully"

@@ -168,7 +168,7 @@ def test_moving_models_between_apps_loses_no_row_counter_or_permission():
         after = _migrate()
 
         # then
-        assert _tables(after) == tables
+        assert tables.items() <= _tables(after).items()  # later migrations may add tables
         assert _as_before(_snapshot(tables), rows) == rows  # later columns set aside
         counter = after.get_model("usage", "BudgetCounter").objects.get(tenant_id="keep-data-001")
         assert (counter.spent_micros, counter.reserved_micros, counter.granted_micros) == (

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 
 from keybuzz.errors import InvalidRequest
 from tenants.models import Tenant
+from tenants.signals import budget_changed
 
 from .models import BudgetCounter, BudgetTopUp
 from .pricing import MICRO_USD, to_micros
@@ -43,6 +44,8 @@ def budget_top_up(*, tenant: Tenant, amount: Decimal, reason: str, actor: str) -
     now = timezone.now()
     day = tenant.local_day(now)
     BudgetCounter.objects.add_granted(tenant_id=tenant.id, day=day, amount=to_micros(amount))
-    return BudgetTopUp.objects.create(
+    top_up = BudgetTopUp.objects.create(
         tenant=tenant, day=day, amount_usd=amount, reason=reason, granted_by=actor, granted_at=now
     )
+    budget_changed.send(sender=BudgetTopUp, tenant_ids={tenant.id}, plan_code=None)
+    return top_up

@@ -1,5 +1,13 @@
+from .autopilot_jobs import AutopilotJob
 from .idempotency import IdempotencyKey
 from .rate_limits import RateLimitState
 from .switches import AIGlobalSettings, AISettings, KillSwitchChange
 
-__all__ = ["AIGlobalSettings", "AISettings", "IdempotencyKey", "KillSwitchChange", "RateLimitState"]
+__all__ = [
+    "AIGlobalSettings",
+    "AISettings",
+    "AutopilotJob",
+    "IdempotencyKey",
+    "KillSwitchChange",
+    "RateLimitState",
+]

@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,6 +87,17 @@ class Plan(models.Model):
             "one every 60/N seconds)."
         ),
     )
+    autopilot_enabled = models.BooleanField(
+        _("Autopilot enabled"),
+        default=False,
+        help_text=_("Whether the plan's tenants may queue Autopilot jobs."),
+    )
+    autopilot_concurrency = models.PositiveIntegerField(
+        _("Autopilot concurrency"),
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text=_("At most this many Autopilot jobs of one tenant run at once."),
+    )
     route_rules = models.JSONField(
         _("route table"),
         default=list,
@@ -116,7 +127,11 @@ class Plan(models.Model):
             models.CheckConstraint(
                 condition=models.Q(requests_per_minute__gte=1),
                 name="plan_requests_per_minute_positive",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(autopilot_concurrency__gte=1),
+                name="plan_autopilot_concurrency_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -217,6 +232,11 @@ class Tenant(models.Model):
     def local_day(self, moment: datetime | None = None) -> date:
         """The tenant's calendar day at `moment` (now by default): the budget's day."""
         return local_day(moment, self.zone)
+
+    def next_day_start(self, moment: datetime | None = None) -> datetime:
+        """When the tenant's next calendar day (and budget) starts after `moment`."""
+        following = self.local_day(moment) + timedelta(days=1)
+        return datetime.combine(following, time.min, tzinfo=self.zone)
 
 
 class Membership(models.Model):

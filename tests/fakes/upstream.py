@@ -57,6 +57,7 @@ class FakeUpstream:
     def __init__(self):
         self.behaviour = "ok"
         self.status = 500  # for "status"
+        self.failures_left = 0  # answer `status` to this many requests first, whatever behaviour
         self.delay = 0.0  # seconds before answering "ok"
         self.drip_interval = 0.2  # seconds between bytes for "drip"
         # "hang" and "drip" end (closing) after this, so a client that ignores its deadline
@@ -67,6 +68,7 @@ class FakeUpstream:
         self.completion_tokens: int | None = None  # None: the request's max_tokens
         self.requests: list[RecordedRequest] = []
         self.stopping = threading.Event()
+        self.lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -176,8 +178,13 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append(
             RecordedRequest("POST", self.path, dict(self.headers.items()), payload)
         )
+        behaviour = fake.behaviour
+        with fake.lock:
+            if fake.failures_left > 0:
+                fake.failures_left -= 1
+                behaviour = "status"
         try:
-            getattr(self, f"_answer_{fake.behaviour}")(fake, payload)
+            getattr(self, f"_answer_{behaviour}")(fake, payload)
         except OSError:  # the client went away; nothing more to say to it
             self.close_connection = True
 

@@ -501,6 +501,8 @@ def plan_form(plan: Plan, **changes) -> dict:
         "model": plan.model_id,
         "fallback_model": plan.fallback_model,
         "requests_per_minute": plan.requests_per_minute,
+        "autopilot_concurrency": plan.autopilot_concurrency,
+        **({"autopilot_enabled": "on"} if plan.autopilot_enabled else {}),
         "route_rules": json.dumps(plan.route_rules),
         "initial-route_rules": json.dumps(plan.route_rules),
         "alert_percents": json.dumps(plan.alert_percents),
