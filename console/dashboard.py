@@ -1,6 +1,6 @@
 """The staff dashboard's numbers (CONTRACT §4's selectors where they exist, so the console and
 the API always agree): platform spend today and yesterday, the last 24 hours of calls, the
-tenants spending most today, and the tenants that cannot use AI right now."""
+tenants spending most today, the tenants that cannot use AI right now, and the Autopilot queue."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,6 +19,8 @@ from usage.budget import (
 )
 from usage.models import AIUsage, BudgetCounter
 from usage.selectors import percent_used, usage_history
+
+from .autopilot import QueueTotals, queue_totals
 
 TOP_TENANTS = 10
 BLOCKED_SHOWN = 50
@@ -48,6 +50,7 @@ class Dashboard:
     top_tenants: list[TenantToday]
     blocked_by_switch: list[Tenant]
     blocked_by_budget: list[TenantToday]
+    autopilot: QueueTotals
 
 
 def dashboard_read(*, now: datetime | None = None) -> Dashboard:
@@ -69,6 +72,7 @@ def dashboard_read(*, now: datetime | None = None) -> Dashboard:
             ]
         ),
         blocked_by_budget=_blocked_by_budget(now),
+        autopilot=queue_totals(),
     )
 
 

@@ -64,7 +64,7 @@ DEMO_LOGINS = (
         "owner@ecomlg.localhost",
         "keybuzz-owner-demo",
         False,
-        (("ecomlg-001", "owner"), ("demo-starter", "admin")),
+        (("ecomlg-001", "owner"), ("demo-starter", "admin"), ("demo-autopilot", "admin")),
     ),
 )
 _FEATURES = (("assist", 75), ("autopilot", 15), ("journal", 10))

@@ -24,4 +24,9 @@ class StaffSite(admin.AdminSite):
         return context
 
     def index(self, request, extra_context=None):
-        return super().index(request, {"dashboard": dashboard_read(), **(extra_context or {})})
+        context = {
+            "dashboard": dashboard_read(),
+            "can_see_autopilot_queue": request.user.has_perm("ai.view_autopilotjob"),
+            **(extra_context or {}),
+        }
+        return super().index(request, context)

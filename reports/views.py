@@ -2,8 +2,8 @@
 usage/static/usage/usage.js.
 
 Every number comes from the selectors behind the JSON API (usage_today, usage_history,
-assist_status), so the page and the API agree by construction; this module only picks the
-tenant and formats for the reader's language.
+assist_status, and jobs_today_by_status for Autopilot), so the page and the API agree by
+construction; this module only picks the tenant and formats for the reader's language.
 """
 
 from dataclasses import dataclass
@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from ai.autopilot.selectors import jobs_today_by_status
+from ai.models import AutopilotJob
 from ai.services import assist_status
 from keybuzz.errors import Forbidden
 from keybuzz.money_display import decimal_text, usd, usd_pattern
@@ -88,6 +90,15 @@ def _breakdown(totals: Totals) -> dict:
     }
 
 
+def _autopilot_today(tenant: Tenant) -> list[tuple[str, str, Figure]] | None:
+    """Today's Autopilot jobs by state (status, label, count), for a tenant whose plan has
+    Autopilot or that has jobs today (its plan may have lost Autopilot since); else None."""
+    counts = jobs_today_by_status(tenant=tenant)
+    if not tenant.plan.autopilot_enabled and not any(counts.values()):
+        return None
+    return [(status, AutopilotJob.Status(status).label, count(n)) for status, n in counts.items()]
+
+
 def _days(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 1 <= int(raw) <= MAX_DAYS else DAY_CHOICES[0]
 
@@ -117,10 +128,12 @@ def usage_page(request):
     status = assist_status(tenant=tenant)
     today = usage_today(tenant=tenant)
     history = usage_history(tenant=tenant, days=days)
+    autopilot = _autopilot_today(tenant)
     with timezone.override(tenant.zone):  # dates and times on the page are the tenant's
         context = _context(
             tenant=tenant, tenants=tenants, days=days, status=status, today=today, history=history
         )
+        context["autopilot"] = autopilot
         context["read_as_staff"] = not access.as_member
         return render(request, "usage/page.html", context)
 

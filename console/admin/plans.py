@@ -19,6 +19,7 @@ class PlanAdmin(ValueChangesLogged):
         "model",
         "fallback_model",
         "requests_per_minute",
+        "autopilot_enabled",
         "budget_warning",
     ]
     list_select_related = ["model"]  # the budget warning reads each plan's price
@@ -29,6 +30,8 @@ class PlanAdmin(ValueChangesLogged):
         "model",
         "fallback_model",
         "requests_per_minute",
+        "autopilot_enabled",
+        "autopilot_concurrency",
         "route_rules",
         "alert_percents",
         "budget_check",

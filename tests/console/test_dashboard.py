@@ -125,3 +125,35 @@ def test_the_dashboard_makes_the_same_queries_for_3_or_30_tenants(console, make_
         return len(captured)
 
     assert queries(3) == queries(30)
+
+
+@freeze_time(NOON)
+def test_the_autopilot_card_counts_the_platforms_jobs_and_links_to_the_queue(
+    console, shops, make_job
+):
+    # given waiting, running and failed jobs on two tenants, the oldest due for 3 hours
+    make_job(shops[0], "queued", waited=timedelta(hours=3))
+    make_job(shops[1], "queued", waited=timedelta(minutes=10))
+    make_job(shops[1], "deferred", next_run_at=timezone.now() + timedelta(hours=12))
+    make_job(shops[0], "paused")
+    make_job(shops[0], "running")
+    make_job(shops[1], "failed")
+    make_job(shops[1], "succeeded")  # finished: not on the card
+    # when the dashboard is read
+    autopilot = dashboard_read().autopilot
+    # then the card has the platform's counts and the oldest wait
+    counts = {state.status: state.count for state in autopilot.states}
+    assert counts == {"queued": 2, "deferred": 1, "paused": 1, "running": 1, "failed": 1}
+    assert autopilot.waiting == 4
+    assert autopilot.oldest_waiting == timezone.now() - timedelta(hours=3)
+    page = console.get("/staff/").text
+    assert '<p class="figure" data-value="autopilot-waiting">4 jobs waiting</p>' in page
+    assert '<dd data-autopilot-status="failed">1</dd>' in page
+    assert "Oldest waiting: 3\xa0hours" in page
+    assert 'href="/staff/ai/autopilotjob/queue/"' in page
+
+
+def test_the_autopilot_card_says_when_no_job_is_due(console):
+    page = console.get("/staff/").text
+    assert '<p class="figure" data-value="autopilot-waiting">0 jobs waiting</p>' in page
+    assert "No job is due to run now." in page

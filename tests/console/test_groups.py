@@ -18,6 +18,8 @@ READ_PAGES = [
     "/staff/usage/budgettopup/",
     "/staff/usage/aiusage/",
     "/staff/admin/logentry/",
+    "/staff/ai/autopilotjob/",
+    "/staff/ai/autopilotjob/queue/",
 ]
 
 
@@ -37,7 +39,7 @@ def _edit_plan(client):
     return client.post("/staff/tenants/plan/pro/change/", {
         "code": "pro", "name": "Pro", "daily_budget_usd": "12", "model": "kbz-standard",
         "fallback_model": "GPT-4o-mini", "requests_per_minute": "120",
-        "alert_percents": "[80, 100]", "_save": "Save",
+        "autopilot_concurrency": "4", "alert_percents": "[80, 100]", "_save": "Save",
     })  # fmt: skip
 
 

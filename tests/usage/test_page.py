@@ -17,6 +17,8 @@ from django.utils.formats import date_format
 from django.utils.translation import override
 from freezegun import freeze_time
 
+from ai.autopilot.selectors import jobs_today_by_status
+from ai.models import AutopilotJob
 from reports.charts import bar_chart, nice_ceiling
 from tenants.services import membership_get_or_create
 from usage.recording import UsageEntry, usage_record, usage_record_many
@@ -470,6 +472,78 @@ def test_the_reset_pages_render(client):
         assert b'<html lang="en">' in response.content, path
 
 
+# Autopilot jobs today
+
+
+def autopilot_job(tenant, status: str, *, created_at=None) -> AutopilotJob:
+    created_at = created_at or timezone.now()
+    return AutopilotJob.objects.create(
+        tenant=tenant, status=status,
+        request={"payload": {"messages": [{"role": "customer", "content": "x"}]},
+                 "quality": "balanced", "contextType": "", "contextId": ""},
+        request_id="r", created_by="1", request_hash="h", created_at=created_at,
+        next_run_at=created_at, deadline=created_at + timedelta(days=1),
+    )  # fmt: skip
+
+
+def autopilot_counts(page: Page) -> dict[str, int]:
+    return {
+        element["attrs"]["data-autopilot-status"]: int(element["attrs"]["data-value"])
+        for element in page.find("dd", data_autopilot_status=True)
+    }
+
+
+@freeze_time("2026-03-10 11:00:00")  # noon in Paris, the tenant's 10 March
+def test_the_page_shows_todays_autopilot_jobs_by_state(client, make_tenant, make_user):
+    # given an Autopilot tenant's jobs of today in several states, and one of 23:00 yesterday
+    # (its local time)
+    pilot = make_tenant("pilot-001", plan="autopilot", timezone="Europe/Paris")
+    client.force_login(make_user("agent@pilot.test", tenant=pilot))
+    for status in ("queued", "queued", "running", "deferred", "succeeded", "succeeded", "failed"):
+        autopilot_job(pilot, status)
+    autopilot_job(pilot, "succeeded", created_at=timezone.now() - timedelta(hours=13))
+    # when a member opens the usage page
+    page = page_of(client)
+    # then it shows today's jobs by state: the counts of jobs_today_by_status
+    assert "Autopilot jobs today" in page.one(id="autopilot-title")["text"]
+    assert autopilot_counts(page) == {
+        "queued": 2, "running": 1, "deferred": 1, "paused": 0, "succeeded": 2, "failed": 1,
+        "cancelled": 0, "expired": 0,
+    }  # fmt: skip
+    assert jobs_today_by_status(tenant=pilot) == autopilot_counts(page)
+    assert " ".join(page.one(data_autopilot_status="succeeded")["text"].split()) == "2"
+
+
+def test_an_autopilot_plan_shows_the_section_with_no_job_yet(client, make_tenant, make_user):
+    pilot = make_tenant("pilot-001", plan="autopilot")
+    client.force_login(make_user("agent@pilot.test", tenant=pilot))
+    assert set(autopilot_counts(page_of(client)).values()) == {0}
+
+
+def test_a_plan_without_autopilot_shows_no_section(reader, tenant):
+    assert not tenant.plan.autopilot_enabled
+    page = page_of(reader)
+    assert page.find(id="autopilot-card") == []
+
+
+def test_a_plan_without_autopilot_shows_the_jobs_it_has_today(reader, tenant):
+    # given a tenant whose plan lost Autopilot after its jobs of today were queued
+    autopilot_job(tenant, "cancelled")
+    # then its page still shows them
+    assert autopilot_counts(page_of(reader))["cancelled"] == 1
+
+
+@freeze_time("2026-03-10 11:00:00")
+def test_todays_autopilot_jobs_are_in_french(client, make_tenant, make_user):
+    pilot = make_tenant("pilot-001", plan="autopilot", timezone="Europe/Paris")
+    client.force_login(make_user("agent@pilot.test", tenant=pilot))
+    autopilot_job(pilot, "deferred")
+    page = Page(client.get("/usage/", HTTP_ACCEPT_LANGUAGE="fr").content.decode())
+    assert page.one(id="autopilot-title")["text"] == "Tâches du pilote automatique aujourd\u2019hui"
+    labels = [" ".join(e["text"].split()) for e in page.find("dt") if e["text"].strip()]
+    assert "Reportée" in labels and "En file d\u2019attente" in labels
+
+
 # Cost
 
 
@@ -482,7 +556,7 @@ def _queries(client, **params) -> int:
 def test_the_page_runs_the_same_few_queries_for_7_or_30_days(reader, tenant):
     a_week_of_usage(tenant)
     week, month = _queries(reader, days=7), _queries(reader, days=30)
-    assert week == month <= 11
+    assert week == month <= 12  # 12th: today's Autopilot jobs by state, one grouped count
 
 
 def test_the_page_runs_the_same_queries_for_10_or_1000_rows(reader, tenant):
