@@ -235,7 +235,7 @@ def _requeue(jobs, **changes) -> int:
     now = timezone.now()
     with transaction.atomic():
         woken = list(
-            jobs.select_for_update().values_list(
+            jobs.select_for_update(of=("self",)).values_list(
                 "pk", "tenant_id", "tenant__plan__autopilot_concurrency"
             )
         )
