@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite, and the PostgreSQL policy for tests marked `postgres`."""
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -250,3 +251,77 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:  # not listening yet, or still booting workers
         return False
+
+
+# --- Real workers: `manage.py db_worker` processes on the test database (PostgreSQL) ---------
+
+
+class Workers:
+    """db_worker processes sharing the test database; stopped (killed if need be) at the end."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, count: int = 1) -> list[subprocess.Popen]:
+        started = []
+        for _ in range(count):
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "db_worker", "--no-startup-delay",
+                 "--interval", "0.05", "--worker-id", f"test-{len(self.processes)}"],
+                cwd=REPO_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            self.processes.append(process)
+            started.append(process)
+        return started
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@pytest.fixture
+def db_workers():
+    """Start db_worker processes against the test database with `env` added (a fake LLM's
+    URL, short timeouts); every test that uses it commits its data (transaction=True)."""
+    running: list[Workers] = []
+
+    def start(count: int = 1, **env) -> Workers:
+        db = connection.settings_dict
+        workers = Workers(
+            {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "keybuzz.settings",
+                "DJANGO_READ_DOT_ENV_FILE": "false",
+                "DEBUG": "false",
+                "SECRET_KEY": "worker-test-secret-key-0123456789abcdef",
+                "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/"
+                f"{db['NAME']}",
+                "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",  # the receivers are on loopback
+                "LOG_FORMAT": "text",
+                **{name: str(value) for name, value in env.items()},
+            }
+        )
+        running.append(workers)
+        workers.start(count)
+        return workers
+
+    yield start
+    for workers in running:
+        workers.stop()
+
+
+def wait_for(condition, *, timeout: float = 60.0, every: float = 0.1) -> None:
+    """Wait until condition() holds; fail after `timeout` (the workers are stuck)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(every)

@@ -152,13 +152,13 @@ def job_cancel(*, job: AutopilotJob) -> bool:
 
 
 def jobs_wake_deferred(*, tenant_ids=None, plan_code: str | None = None) -> int:
-    """deferred → queued now: a top-up or a change of the tenant's or the plan's budget."""
+    """deferred → queued now: a top-up or a change of the tenant's or the plan's budget (a
+    plan's budget binds only its tenants without an override of their own)."""
     jobs = AutopilotJob.objects.filter(status=Status.DEFERRED)
-    jobs = (
-        jobs.filter(tenant__plan_id=plan_code)
-        if plan_code
-        else jobs.filter(tenant_id__in=tenant_ids)
-    )
+    if plan_code:
+        jobs = jobs.filter(tenant__plan_id=plan_code, tenant__daily_budget_override__isnull=True)
+    else:
+        jobs = jobs.filter(tenant_id__in=tenant_ids)
     return _requeue(jobs)
 
 

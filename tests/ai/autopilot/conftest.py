@@ -1,22 +1,15 @@
 """Autopilot test helpers: a member of an autopilot-plan tenant, and a way to run the worker's
 task body in process (the real db_worker runs in tests/ai/autopilot/test_workers.py)."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
-from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from ai.autopilot.runner import job_run_next
 from ai.autopilot.services import job_create
 from ai.models import AutopilotJob
 from tests.ai.conftest import seed_request
-from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
@@ -56,80 +49,6 @@ def job(job_id) -> AutopilotJob:
 
 def tasks_due() -> int:
     return DBTaskResult.objects.ready().count()
-
-
-# --- Real workers: `manage.py db_worker` processes on the test database (PostgreSQL) ---------
-
-
-class Workers:
-    """db_worker processes sharing the test database; stopped (killed if need be) at the end."""
-
-    def __init__(self, env: dict):
-        self.env = env
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, count: int = 1) -> list[subprocess.Popen]:
-        started = []
-        for _ in range(count):
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "db_worker", "--no-startup-delay",
-                 "--interval", "0.05", "--worker-id", f"test-{len(self.processes)}"],
-                cwd=REPO_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            self.processes.append(process)
-            started.append(process)
-        return started
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-@pytest.fixture
-def db_workers():
-    """Start db_worker processes against the test database with `env` added (a fake LLM's
-    URL, short timeouts); every test that uses it commits its data (transaction=True)."""
-    running: list[Workers] = []
-
-    def start(count: int = 1, **env) -> Workers:
-        db = connection.settings_dict
-        workers = Workers(
-            {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "keybuzz.settings",
-                "DJANGO_READ_DOT_ENV_FILE": "false",
-                "DEBUG": "false",
-                "SECRET_KEY": "worker-test-secret-key-0123456789abcdef",
-                "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/"
-                f"{db['NAME']}",
-                "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",  # the receivers are on loopback
-                "LOG_FORMAT": "text",
-                **{name: str(value) for name, value in env.items()},
-            }
-        )
-        running.append(workers)
-        workers.start(count)
-        return workers
-
-    yield start
-    for workers in running:
-        workers.stop()
-
-
-def wait_for(condition, *, timeout: float = 60.0, every: float = 0.1) -> None:
-    """Wait until condition() holds; fail after `timeout` (the workers are stuck)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(every)
 
 
 def enqueue(tenant, count: int, **body) -> list[str]:

@@ -11,7 +11,7 @@ from ai.autopilot.claims import job_claim_next
 from ai.autopilot.transitions import job_succeed, retry_delay
 from ai.kill_switches import kill_switch_set
 from ai.models import AutopilotJob
-from tenants.models import Plan
+from tenants.models import Plan, Tenant
 from tests.ai.autopilot.conftest import create, job, job_body, run_all, tasks_due
 from tests.ai.conftest import answer
 from tests.conftest import COMPLETIONS
@@ -105,13 +105,22 @@ def test_saving_the_tenant_without_changing_its_budget_wakes_nothing(pilot_agent
     assert job(job_id).status == Status.DEFERRED
 
 
-def test_a_plan_budget_change_wakes_the_plans_deferred_jobs(pilot_agent, pilot):
+def test_a_plan_budget_change_wakes_the_deferred_jobs_it_binds(pilot_agent, pilot):
+    # given a job deferred while the tenant had an override of its own
     pilot.daily_budget_override = Decimal("0.000001")
     pilot.save()
     job_id = create(pilot_agent).json()["jobId"]
     run_all()
-    pilot.plan.daily_budget_usd = Decimal("60")
-    pilot.plan.save()
+    # when the plan's budget changes, the override still binds: the job waits
+    Plan.objects.get(pk="autopilot").save()  # unchanged: nothing happens
+    plan = Plan.objects.get(pk="autopilot")
+    plan.daily_budget_usd = Decimal("60")
+    plan.save()
+    assert job(job_id).status == Status.DEFERRED
+    # when the override goes and the plan's budget changes again, the job is queued
+    Tenant.objects.filter(pk=pilot.pk).update(daily_budget_override=None)
+    plan.daily_budget_usd = Decimal("70")
+    plan.save()
     assert job(job_id).status == Status.QUEUED
 
 

@@ -20,7 +20,8 @@ from ai.models import AutopilotJob
 from ai.prompts import upstream_messages
 from alerts.models import WebhookEndpoint
 from tenants.models import ModelPrice, Plan
-from tests.ai.autopilot.conftest import MESSAGES, enqueue, wait_for
+from tests.ai.autopilot.conftest import MESSAGES, enqueue
+from tests.conftest import wait_for
 from tests.fakes.upstream import FakeUpstream
 from tests.fakes.webhook_receiver import WebhookReceiver
 from usage.budget import worst_case_cost
