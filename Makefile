@@ -5,7 +5,7 @@ INSTALLED := $(VENV)/.installed
 DEV_ENV := DEBUG=true LOG_FORMAT=text
 
 .PHONY: run test test-integration test-reliability test-fuzz test-browser lint format messages \
-	bench bench-smoke
+	bench bench-smoke bench-autopilot
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -54,6 +54,13 @@ bench: $(INSTALLED)
 ## 1 M/10 M part; LiteLLM only if its virtualenv is cached or BENCH_LITELLM=1), as CI runs it
 bench-smoke: $(INSTALLED)
 	$(PYTHON) -m bench.gateway --smoke $(BENCH_ARGS)
+
+## bench-autopilot: the Autopilot queue (docs/PERFORMANCE.md): 10,000 jobs over 20 tenants through
+## the 50 ms stub with 1, 2 and 4 db_worker processes, the queue's own cost per job, a small
+## tenant's wait during a flood, a worker SIGKILLed mid-run; on PostgreSQL (keybuzz_bench_autopilot);
+## BENCH_ARGS="--smoke" for the CI-sized run, "--help" for options
+bench-autopilot: $(INSTALLED)
+	$(PYTHON) -m bench.autopilot $(BENCH_ARGS)
 
 ## lint: ruff, formatting, the layers (imports only point down: pyproject.toml
 ## [tool.importlinter], docs/ARCHITECTURE.md) and migrations in step with the models
