@@ -20,7 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bench.gateway import databases
 from bench.gateway.processes import LOOPBACK, REPO_ROOT
@@ -95,7 +95,10 @@ def machine(args) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "load_average_at_start": os.getloadavg(),
-        "postgresql": databases.server_facts(args.database_url),
+        # Through the server's `postgres` database: the bench's may not exist yet.
+        "postgresql": databases.server_facts(
+            urlunsplit(urlsplit(args.database_url)._replace(path="/postgres"))
+        ),
     }
 
 
