@@ -1,9 +1,11 @@
 """The assist pipeline: guardrails → LiteLLM (or fallback) → accounting, one usage row each."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from alerts.models import Alert
@@ -80,13 +82,16 @@ def assist_suggest(
     request_id: str,
     quality: str = DEFAULT_QUALITY,
     waits_recorded: bool = True,
+    settled: Callable[[AssistResult], None] | None = None,
 ) -> AssistResult:
     """Suggest replies for a conversation, within the tenant's guardrails and budget, on the
     model its plan's route table and its budget choose (CONTRACT §8).
 
     Every call past the tenant check writes exactly one ai_usage row: blocked, error or success.
     An Autopilot job passes `waits_recorded=False`: a kill switch or the rate limit makes it
-    wait, and a wait writes no row (CONTRACT §9).
+    wait, and a wait writes no row (CONTRACT §9). `settled(result)` runs in the transaction
+    that charges an answered call: a job records its success with its charge, so a worker
+    killed in between leaves neither (the reservation is then closed as abandoned).
     """
     plan = tenant.plan
     messages = upstream_messages(conversation)
@@ -166,19 +171,21 @@ def assist_suggest(
     tokens = dict(
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens
     )
-    row = budget_settle(
-        reservation=reservation,
-        outcome=replace(
-            call,
-            **tokens,
-            cost_usd=cost_usd(price=price, **tokens),
-            default_cost_usd=cost_usd(price=plan.model, **tokens),
-            upstream_model=completion.upstream_model,
-        ),
+    outcome = replace(
+        call,
+        **tokens,
+        cost_usd=cost_usd(price=price, **tokens),
+        default_cost_usd=cost_usd(price=plan.model, **tokens),
+        upstream_model=completion.upstream_model,
     )
-    charged = row.cost_usd_est if row else from_micros(reservation.amount_micros)
     routing = Routing(plan.model_id, chosen.reason, chosen.rule, chosen.max_tokens)
-    return AssistResult(completion, call.provider, call.model, charged, request_id, routing)
+    with transaction.atomic():  # the charge and what the caller records of it, or neither
+        row = budget_settle(reservation=reservation, outcome=outcome)
+        charged = row.cost_usd_est if row else from_micros(reservation.amount_micros)
+        result = AssistResult(completion, call.provider, call.model, charged, request_id, routing)
+        if settled is not None:
+            settled(result)
+    return result
 
 
 def _reason_without_budget(rule: RouteRule | None) -> str:

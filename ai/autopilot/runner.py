@@ -60,9 +60,14 @@ def job_run(*, lease: Lease) -> str:
                  attempted=False)  # fmt: skip
         return "failed"
     request = job.request
+
+    def succeeded(result) -> None:
+        # In the charge's transaction: the job succeeds with its charge, or neither commits.
+        job_succeed(lease=lease, result=_as_json(represented(AssistApi.OutputSerializer, result)))
+
     try:
         with job_attempt_timed():
-            result = assist_suggest(
+            assist_suggest(
                 tenant=tenant,
                 user_id=job.created_by,
                 conversation=request["payload"]["messages"],
@@ -70,6 +75,7 @@ def job_run(*, lease: Lease) -> str:
                 quality=request["quality"],
                 request_id=job.request_id,
                 waits_recorded=False,
+                settled=succeeded,
             )
     except BudgetExceeded:
         job_defer(lease=lease, until=tenant.next_day_start())
@@ -86,7 +92,6 @@ def job_run(*, lease: Lease) -> str:
         logger.exception("Autopilot job %s: the run failed.", job.pk)
         error = _error("internal_error", "The run failed unexpectedly.")
         return job_retry_or_fail(lease=lease, error=error)
-    job_succeed(lease=lease, result=_as_json(represented(AssistApi.OutputSerializer, result)))
     return "succeeded"
 
 

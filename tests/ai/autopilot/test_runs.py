@@ -264,6 +264,34 @@ def test_a_job_whose_worker_died_runs_again_and_its_reservation_is_closed(
     assert rows(status="success").count() == 1
 
 
+def test_a_worker_killed_after_the_answer_leaves_no_success_to_repeat(
+    pilot_agent, litellm, monkeypatch
+):
+    # given a worker that dies once the model answered, as it records the job's success
+    job_id = create(pilot_agent).json()["jobId"]
+    answer(litellm)
+
+    def die(**_):
+        raise WorkerKilled
+
+    monkeypatch.setattr("ai.autopilot.runner.job_succeed", die)
+    with pytest.raises(WorkerKilled):
+        run_all()
+    monkeypatch.undo()
+    # then the charge rolled back with it: no success row, the reservation still held
+    assert not rows(status="success").exists()
+    assert Reservation.objects.count() == 1
+    # when the lease and the reservation's TTL end, the job runs again
+    past = timezone.now() - timedelta(seconds=1)
+    AutopilotJob.objects.filter(pk=job_id).update(next_run_at=past)
+    Reservation.objects.update(expires_at=past)
+    answer(litellm)
+    assert run_all() == ["succeeded"]
+    # then one success row, and the dead run charged as abandoned (CONTRACT §5)
+    assert rows(status="success").count() == 1
+    assert rows(error_code="abandoned").count() == 1
+
+
 def test_a_worker_that_lost_its_lease_cannot_write_the_job(pilot_agent, litellm):
     job_id = create(pilot_agent).json()["jobId"]
     dead = job_claim_next()
