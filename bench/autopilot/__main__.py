@@ -1,6 +1,6 @@
 """Autopilot queue benchmark: throughput, the queue's own cost, fairness, a worker killed.
 
-    .venv/bin/python -m bench.autopilot            # make bench-autopilot (about 25 min here)
+    .venv/bin/python -m bench.autopilot            # make bench-autopilot (about 40 min here)
     .venv/bin/python -m bench.autopilot --smoke    # about 2 minutes, for CI
 
 On a PostgreSQL database of its own (created and migrated when missing; its job, task and
@@ -63,7 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--crash-jobs", type=int, help="jobs of the worker-killed part")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the stub's")
     parser.add_argument("--timeout", type=int, help="seconds for the whole bench (then stop)")
-    parser.add_argument("--parts", type=lambda t: t.split(","), default=list(PARTS))
+    parser.add_argument(
+        "--parts", type=lambda t: t.split(","), default=list(PARTS), help=",".join(PARTS)
+    )
     parser.add_argument("--output", type=Path, help="the JSON file (default bench/results/)")
     args = parser.parse_args(argv)
     for key, value in (SMOKE if args.smoke else FULL).items():
