@@ -29,6 +29,7 @@ from .transitions import (
     Lease,
     job_defer,
     job_delay,
+    job_error,
     job_fail,
     job_pause,
     job_retry_or_fail,
@@ -56,7 +57,7 @@ def job_run(*, lease: Lease) -> str:
         budget_close_abandoned(tenant=tenant)
     if not tenant.is_active or not tenant.plan.autopilot_enabled:
         code = "tenant_inactive" if not tenant.is_active else "plan_feature_unavailable"
-        job_fail(lease=lease, error=_error(code, "Autopilot is not available to this tenant."),
+        job_fail(lease=lease, error=job_error(code, "Autopilot is not available to this tenant."),
                  attempted=False)  # fmt: skip
         return "failed"
     request = job.request
@@ -87,10 +88,10 @@ def job_run(*, lease: Lease) -> str:
         job_delay(lease=lease, until=timezone.now() + timedelta(seconds=refusal.retry_after))
         return "delayed"
     except UpstreamError as error:
-        return job_retry_or_fail(lease=lease, error=_error(error.error_code, error.message))
+        return job_retry_or_fail(lease=lease, error=job_error(error.error_code, error.message))
     except Exception:
         logger.exception("Autopilot job %s: the run failed.", job.pk)
-        error = _error("internal_error", "The run failed unexpectedly.")
+        error = job_error("internal_error", "The run failed unexpectedly.")
         return job_retry_or_fail(lease=lease, error=error)
     return "succeeded"
 
@@ -98,7 +99,3 @@ def job_run(*, lease: Lease) -> str:
 def _as_json(answer: dict) -> dict:
     """The answer as POST /ai/assist renders it (money as JSON numbers, CONTRACT §2)."""
     return json.loads(JSONRenderer().render(answer))
-
-
-def _error(code: str, message: str) -> dict:
-    return {"code": code, "message": message}

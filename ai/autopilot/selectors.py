@@ -78,9 +78,8 @@ def _cursor_read(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def jobs_today_by_status(*, tenant: Tenant) -> dict[str, int]:
     """The tenant's jobs created during its local today, by status (the usage page)."""
-    day_start = tenant.next_day_start() - timedelta(days=1)
     counts = dict(
-        AutopilotJob.objects.filter(tenant=tenant, created_at__gte=day_start)
+        AutopilotJob.objects.filter(tenant=tenant, created_at__gte=tenant.day_start())
         .values_list("status")
         .annotate(n=Count("pk"))
     )

@@ -89,7 +89,7 @@ def job_start(*, job: AutopilotJob, now: datetime, redriven: bool) -> Lease | No
 
 def job_expire(*, job: AutopilotJob, now: datetime) -> bool:
     """Its deadline passed before it could run: expired, never run."""
-    error = _error("expired", "The deadline passed before the job could run.")
+    error = job_error("expired", "The deadline passed before the job could run.")
     expired = (
         AutopilotJob.objects.filter(pk=job.pk, status__in=AutopilotJob.UNFINISHED)
         .filter(deadline__lte=now)
@@ -142,7 +142,7 @@ def job_pause(*, lease: Lease) -> bool:
 
 def job_cancel(*, job: AutopilotJob) -> bool:
     """queued | deferred | paused → cancelled; False if it is in any other state."""
-    now, error = timezone.now(), _error("cancelled", "The job was cancelled before it ran.")
+    now, error = timezone.now(), job_error("cancelled", "The job was cancelled before it ran.")
     cancelled = AutopilotJob.objects.filter(pk=job.pk, status__in=AutopilotJob.CANCELLABLE).update(
         status=Status.CANCELLED, finished_at=now, next_run_at=now, error=error
     )
@@ -257,5 +257,6 @@ def _wake(*, at: datetime | None = None, count: int = 1) -> None:
     wakeup_needed.send(sender=AutopilotJob, at=at, count=count)
 
 
-def _error(code: str, message: str) -> dict:
+def job_error(code: str, message: str) -> dict:
+    """A job's `error` as the API shows it: {code, message}."""
     return {"code": code, "message": message}

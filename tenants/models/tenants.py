@@ -233,6 +233,10 @@ class Tenant(models.Model):
         """The tenant's calendar day at `moment` (now by default): the budget's day."""
         return local_day(moment, self.zone)
 
+    def day_start(self, moment: datetime | None = None) -> datetime:
+        """When the tenant's calendar day at `moment` (now by default) started."""
+        return datetime.combine(self.local_day(moment), time.min, tzinfo=self.zone)
+
     def next_day_start(self, moment: datetime | None = None) -> datetime:
         """When the tenant's next calendar day (and budget) starts after `moment`."""
         following = self.local_day(moment) + timedelta(days=1)
